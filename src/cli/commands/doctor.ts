@@ -1,0 +1,103 @@
+/** Checks the host for everything a build needs; every failed check carries its fix. */
+import diskusage from 'diskusage';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { arch as hostArch } from 'node:os';
+import { formatSize } from '../../config/size.js';
+import { UserError } from '../../errors.js';
+import { dockerClient, dockerReachable } from '../../executor/docker.js';
+import { localExecutorPossible } from '../../executor/open.js';
+import { which } from '../../util/which.js';
+import type { CommandRun } from '../command.js';
+import { projectFor } from '../context.js';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+/** Disk space a build needs at the cache: a few layers, their work trees and an image. */
+export const NEEDED_FREE_BYTES = 8 * 1024 ** 3;
+
+/** Tools a local executor (no Docker) runs, with the Debian package that has each. */
+export const LOCAL_TOOLS: Record<string, string> = {
+  mmdebstrap: 'mmdebstrap',
+  'mkfs.ext4': 'e2fsprogs',
+  'mkfs.vfat': 'dosfstools',
+  mcopy: 'mtools',
+  sfdisk: 'fdisk',
+  mksquashfs: 'squashfs-tools',
+  rauc: 'rauc',
+  'grub-mkstandalone': 'grub-common',
+  bmaptool: 'bmap-tools',
+  openssl: 'openssl',
+  zstd: 'zstd',
+};
+
+const DEBIAN_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64' };
+const QEMU_BINFMT: Record<string, string> = { amd64: 'qemu-x86_64', arm64: 'qemu-aarch64' };
+
+export function hostDebianArch(): string {
+  return DEBIAN_ARCH[hostArch()] ?? hostArch();
+}
+
+export function binfmtCheck(architecture: string, host = hostDebianArch()): Check {
+  const name = `run ${architecture} programs`;
+  if (architecture === host) return { name, ok: true, detail: 'native' };
+  const entry = `/proc/sys/fs/binfmt_misc/${QEMU_BINFMT[architecture]}`;
+  const enabled = existsSync(entry) && readFileSync(entry, 'utf8').startsWith('enabled');
+  return enabled
+    ? { name, ok: true, detail: `binfmt ${QEMU_BINFMT[architecture]} enabled` }
+    : {
+        name,
+        ok: false,
+        detail: `no binfmt handler for ${architecture}: foreign-architecture layers cannot run their package scripts`,
+        fix: `apt-get install qemu-user-static binfmt-support && mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; update-binfmts --enable ${QEMU_BINFMT[architecture]}`,
+      };
+}
+
+export async function run({ args, io }: CommandRun<{ executor: string }>) {
+  const project = await projectFor(args, io);
+  const checks: Check[] = [];
+  const docker = dockerClient();
+  const dockerOk = args.executor !== 'local' && (await dockerReachable(docker));
+  if (args.executor !== 'local') {
+    const detail = dockerOk ? `Docker ${(await docker.version()).Version} answers` : 'no Docker engine answers';
+    checks.push({
+      name: 'container engine',
+      ok: dockerOk || (args.executor === 'auto' && localExecutorPossible()),
+      detail: dockerOk ? detail : `${detail}${localExecutorPossible() ? '; builds will run on this host (root, Debian)' : ''}`,
+      fix: dockerOk ? undefined : 'start Docker (dockerd), or point DOCKER_HOST at a Docker-compatible socket (Podman works)',
+    });
+  }
+  if (!dockerOk || args.executor === 'local') {
+    for (const [tool, pkg] of Object.entries(LOCAL_TOOLS)) {
+      const found = await which(tool);
+      checks.push({ name: `tool ${tool}`, ok: Boolean(found), detail: found ?? 'missing', fix: found ? undefined : `apt-get install ${pkg}` });
+    }
+  }
+  const architectures = new Set<string>([...project.systems.values()].map((s) => s.architecture));
+  architectures.add(hostDebianArch());
+  for (const a of [...architectures].sort()) checks.push(binfmtCheck(a));
+
+  await mkdir(project.cacheDir, { recursive: true });
+  const { available } = await diskusage.check(project.cacheDir);
+  checks.push({
+    name: 'free disk space',
+    ok: available >= NEEDED_FREE_BYTES,
+    detail: `${formatSize(available)} free at ${project.cacheDir} (a build needs about ${formatSize(NEEDED_FREE_BYTES)})`,
+    fix: available >= NEEDED_FREE_BYTES ? undefined : 'free space, run `bakery cache clean --older-than 7d`, or set BAKERY_CACHE_DIR to a larger disk',
+  });
+
+  if (!args.json) {
+    for (const c of checks) {
+      io.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.detail}\n`);
+      if (!c.ok && c.fix) io.stdout.write(`      fix: ${c.fix}\n`);
+    }
+  }
+  const failed = checks.filter((c) => !c.ok);
+  if (failed.length && !args.json) throw new UserError(`${failed.length} check${failed.length > 1 ? 's' : ''} failed`);
+  return { ok: failed.length === 0, checks };
+}

@@ -1,0 +1,53 @@
+/** Draws engine task trees with listr2: a live tree on a terminal, plain lines in CI, nothing with --json. */
+import { Listr, ProcessOutput, type ListrTask } from 'listr2';
+import type { Task } from '../engine/tasks.js';
+import type { CliIO } from './io.js';
+
+export async function runWithProgress(tasks: Task[], io: CliIO, options: { json: boolean; debug: boolean }): Promise<void> {
+  const output = new ProcessOutput(io.stderr as NodeJS.WriteStream, io.stderr as NodeJS.WriteStream);
+  const renderer = options.json ? 'silent' : io.interactive ? 'default' : 'simple';
+  // Plain-line mode (CI) keeps step output in the log files only, unless --debug.
+  const showOutput = io.interactive || options.debug;
+  const list = new Listr(tasks.map((t) => toListr(t, showOutput)), {
+    renderer,
+    fallbackRenderer: 'simple',
+    exitOnError: true,
+    registerSignalListeners: false,
+    rendererOptions: {
+      processOutput: output,
+      collapseSubtasks: true,
+      collapseSkips: false,
+      showSkipMessage: true,
+      outputBar: 3,
+      timer: { condition: true, format: () => (s: string) => s, field: (d: number) => `${(d / 1000).toFixed(1)}s` },
+    } as never,
+  });
+  await list.run();
+}
+
+function toListr(task: Task, showOutput: boolean): ListrTask {
+  return {
+    title: task.title,
+    task: async (_ctx, wrapper) => {
+      let skipped: string | undefined;
+      let pending = '';
+      const children = await task.run({
+        output: (chunk) => {
+          // listr2 shows the last lines of a task's output under it; feed it whole lines.
+          pending += chunk.toString();
+          const lines = pending.split('\n');
+          pending = lines.pop() ?? '';
+          const last = lines.filter((l) => l.trim()).at(-1);
+          if (last && showOutput) wrapper.output = last.slice(0, 200);
+        },
+        title: (t) => (wrapper.title = t),
+        skip: (reason) => (skipped = reason),
+      });
+      if (skipped) {
+        wrapper.skip(skipped);
+        return;
+      }
+      if (children && children.length) return wrapper.newListr(children.map((c) => toListr(c, showOutput)), { exitOnError: true });
+    },
+  };
+}

@@ -1,0 +1,52 @@
+/** Every command, registered in one place. Bodies live in commands/<name>.ts, loaded on use. */
+import type { CommandDefinition } from './command.js';
+
+const EXECUTOR = { type: 'string', choices: ['auto', 'docker', 'local'], default: 'auto', describe: 'where privileged steps run' } as const;
+
+/** Descriptions of command groups ("bake", "cache"). */
+export const GROUPS: Record<string, string> = {
+  bake: 'build layers, images and bundles',
+  cache: 'inspect and clean the layer cache',
+};
+
+export const COMMANDS: CommandDefinition[] = [
+  {
+    path: 'bake layer',
+    describe: 'build a layer (and its parents) into the layer cache',
+    positionals: { layer: { type: 'string', describe: 'layer name', demandOption: true } },
+    options: {
+      arch: { type: 'string', choices: ['amd64', 'arm64'], default: 'amd64', describe: 'architecture' },
+      executor: EXECUTOR,
+      'dry-run': { type: 'boolean', default: false, describe: 'print the plan (layers, recipes, cache keys) and stop' },
+    },
+    examples: [['$0 bake layer debian-trixie --arch arm64', 'bootstrap trixie for arm64']],
+    load: () => import('./commands/bake-layer.js'),
+  },
+  {
+    path: 'list',
+    describe: 'list systems, layers, recipes and targets',
+    load: () => import('./commands/list.js'),
+  },
+  {
+    path: 'cache ls',
+    describe: 'list cached layers: key, layer, size, last use',
+    load: () => import('./commands/cache-ls.js'),
+  },
+  {
+    path: 'cache clean',
+    describe: 'remove cached layers',
+    options: {
+      all: { type: 'boolean', default: false, describe: 'remove every cached layer' },
+      'older-than': { type: 'string', describe: 'remove layers unused for this long (e.g. 7d, 12h)' },
+      'keep-last': { type: 'number', describe: 'keep only the N most recently used layers' },
+      debs: { type: 'boolean', default: false, describe: 'also remove downloaded .deb packages' },
+    },
+    load: () => import('./commands/cache-clean.js'),
+  },
+  {
+    path: 'doctor',
+    describe: 'check that this host can build: Docker, binfmt, disk space, tools',
+    options: { executor: EXECUTOR },
+    load: () => import('./commands/doctor.js'),
+  },
+];

@@ -1,0 +1,151 @@
+/**
+ * Loading a project: systems.toml, layers, recipes and targets from the project directory and
+ * the built-in ones shipped with bakery (the project's shadow built-ins of the same name).
+ * Parse → schema → semantic rules; all problems are collected and reported together.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { ConfigError, UserError, type Diagnostic } from '../errors.js';
+import { displayPath } from '../util/paths.js';
+import { checkProject } from './rules.js';
+import { LayerFile, RecipeFile, SystemsFile, type SystemEntry } from './schema.js';
+import { loadTargets, type Target } from './target.js';
+import { readToml } from './toml.js';
+import { validate } from './validate.js';
+import { vocabulary } from './vocabulary.js';
+
+export type Origin = 'project' | 'builtin';
+
+export interface Recipe {
+  name: string;
+  dir: string;
+  file: string;
+  origin: Origin;
+  config: RecipeFile;
+}
+
+export interface Layer {
+  name: string;
+  file: string;
+  origin: Origin;
+  config: LayerFile;
+}
+
+export interface System extends SystemEntry {
+  name: string;
+}
+
+export interface Project {
+  dir: string;
+  builtinDir: string;
+  systemsFile: string;
+  settings: SystemsFile;
+  systems: Map<string, System>;
+  layers: Map<string, Layer>;
+  recipes: Map<string, Recipe>;
+  targets: Map<string, Target>;
+  sourceDateEpoch: number;
+  cacheDir: string;
+}
+
+/** 2025-01-01T00:00:00Z: the default timestamp of every file in a reproducible build. */
+export const DEFAULT_SOURCE_DATE_EPOCH = 1735689600;
+
+export async function loadProject(projectDir: string, builtinDir: string, env: NodeJS.ProcessEnv = process.env): Promise<Project> {
+  const dir = path.resolve(projectDir);
+  if (!existsSync(dir) || !(await stat(dir)).isDirectory()) {
+    throw new UserError(`project directory ${dir} does not exist`, 'pass an existing directory with --project');
+  }
+  const diagnostics: Diagnostic[] = [];
+  const systemsFile = path.join(dir, 'systems.toml');
+  let settings: SystemsFile = SystemsFile.parse({});
+  if (existsSync(systemsFile)) {
+    const parsed = await readToml(systemsFile, displayPath(systemsFile));
+    if (!parsed.ok) diagnostics.push(parsed.diagnostic);
+    else {
+      const result = validate(SystemsFile, parsed.doc, vocabulary());
+      if (result.ok) settings = result.value;
+      else diagnostics.push(...result.diagnostics);
+    }
+  }
+
+  const layers = new Map<string, Layer>();
+  for (const { name, file, origin } of await findEntries(dir, builtinDir, 'layers', 'file')) {
+    const parsed = await readToml(file, displayPath(file));
+    if (!parsed.ok) {
+      diagnostics.push(parsed.diagnostic);
+      continue;
+    }
+    const result = validate(LayerFile, parsed.doc, vocabulary());
+    if (result.ok) layers.set(name, { name, file: displayPath(file), origin, config: result.value });
+    else diagnostics.push(...result.diagnostics);
+  }
+
+  const recipes = new Map<string, Recipe>();
+  for (const { name, file, origin } of await findEntries(dir, builtinDir, 'recipes', 'dir')) {
+    const recipeFile = path.join(file, 'recipe.toml');
+    const parsed = await readToml(recipeFile, displayPath(recipeFile));
+    if (!parsed.ok) {
+      diagnostics.push(parsed.diagnostic);
+      continue;
+    }
+    const result = validate(RecipeFile, parsed.doc, vocabulary());
+    if (result.ok) recipes.set(name, { name, dir: file, file: displayPath(recipeFile), origin, config: result.value });
+    else diagnostics.push(...result.diagnostics);
+  }
+
+  const targets = await loadTargets(await findEntries(dir, builtinDir, 'targets', 'file'), diagnostics);
+
+  const systems = new Map<string, System>();
+  for (const [name, entry] of Object.entries(settings.systems)) systems.set(name, { name, ...entry });
+
+  const envEpoch = env.SOURCE_DATE_EPOCH;
+  if (envEpoch !== undefined && !/^\d+$/.test(envEpoch)) {
+    diagnostics.push({ file: 'environment', path: 'SOURCE_DATE_EPOCH', message: `expected whole seconds since 1970, got ${JSON.stringify(envEpoch)}` });
+  }
+  const project: Project = {
+    dir,
+    builtinDir,
+    systemsFile: displayPath(systemsFile),
+    settings,
+    systems,
+    layers,
+    recipes,
+    targets,
+    sourceDateEpoch: envEpoch && /^\d+$/.test(envEpoch) ? Number(envEpoch) : (settings['source-date-epoch'] ?? DEFAULT_SOURCE_DATE_EPOCH),
+    cacheDir: path.resolve(dir, env.BAKERY_CACHE_DIR || settings.cache.dir || defaultCacheDir(env)),
+  };
+  if (diagnostics.length === 0) diagnostics.push(...checkProject(project));
+  if (diagnostics.length > 0) throw new ConfigError(diagnostics);
+  return project;
+}
+
+/** Shared by all projects of the user: entries are content-addressed, so sharing is safe. */
+function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+  return path.join(env.XDG_CACHE_HOME || path.join(env.HOME || homedir(), '.cache'), 'bakery');
+}
+
+interface Entry {
+  name: string;
+  file: string;
+  origin: Origin;
+}
+
+/** `<kind>/<name>.toml` (or `<kind>/<name>/`) from the project, then built-ins it does not shadow. */
+async function findEntries(projectDir: string, builtinDir: string, kind: string, shape: 'file' | 'dir'): Promise<Entry[]> {
+  const entries = new Map<string, Entry>();
+  const roots: [string, Origin][] = [[projectDir, 'project']];
+  if (path.resolve(builtinDir) !== projectDir) roots.push([builtinDir, 'builtin']);
+  for (const [root, origin] of roots) {
+    const dir = path.join(root, kind);
+    if (!existsSync(dir)) continue;
+    for (const dirent of await readdir(dir, { withFileTypes: true })) {
+      const name = shape === 'file' ? dirent.name.replace(/\.toml$/, '') : dirent.name;
+      const fits = shape === 'file' ? dirent.isFile() && dirent.name.endsWith('.toml') : dirent.isDirectory();
+      if (fits && !entries.has(name)) entries.set(name, { name, file: path.join(dir, dirent.name), origin });
+    }
+  }
+  return [...entries.values()].sort((a, b) => a.name.localeCompare(b.name));
+}

@@ -1,0 +1,155 @@
+/**
+ * The configuration schemas: the one source for validation, TypeScript types and the config
+ * reference in the README. Objects are strict — an unknown key is an error, never ignored.
+ */
+import { z } from 'zod';
+import { parseSize } from './size.js';
+
+export const ARCHITECTURES = ['amd64', 'arm64'] as const;
+export const Architecture = z.enum(ARCHITECTURES);
+export type Architecture = z.infer<typeof Architecture>;
+
+const NAME = /^[a-z0-9][a-z0-9._-]*$/;
+export const Name = z
+  .string()
+  .regex(NAME, { message: 'a name of lowercase letters, digits, ".", "_" and "-", starting with a letter or digit' });
+
+/** A size in bytes, written as an integer or a string like "512M" or "2GiB". */
+export const Size = z
+  .union([z.number(), z.string()])
+  .transform((value, ctx) => {
+    const bytes = parseSize(value);
+    if (bytes === undefined || bytes <= 0) {
+      ctx.addIssue({ code: 'custom', message: `expected a size like "512M" or "2GiB", got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const ParameterValue = z.union([z.string(), z.number(), z.boolean()]);
+export type ParameterValue = z.infer<typeof ParameterValue>;
+
+// ---------------------------------------------------------------- recipes
+
+export const ParameterSpec = z.strictObject({
+  type: z.enum(['string', 'integer', 'boolean']).default('string'),
+  default: ParameterValue.optional(),
+  required: z.boolean().default(false),
+  description: z.string().optional(),
+});
+export type ParameterSpec = z.infer<typeof ParameterSpec>;
+
+export const RecipeStep = z
+  .strictObject({
+    /** Debian packages installed with apt-get inside the rootfs. */
+    packages: z.array(z.string().min(1)).optional(),
+    /** With `packages`: also install recommended packages. */
+    recommends: z.boolean().optional(),
+    /** A script (path relative to the recipe) run inside the rootfs with chroot. */
+    chroot: z.string().min(1).optional(),
+    /** A script run outside the rootfs, in the worker, with the rootfs path in BAKERY_ROOTFS. */
+    host: z.string().min(1).optional(),
+    /** A directory of the recipe copied over the rootfs root (ownership root:root, modes kept). */
+    files: z.string().min(1).optional(),
+    description: z.string().optional(),
+  })
+  .superRefine((step, ctx) => {
+    const kinds = (['packages', 'chroot', 'host', 'files'] as const).filter((k) => step[k] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          kinds.length === 0
+            ? 'a step needs one of `packages`, `chroot`, `host` or `files`'
+            : `a step has exactly one kind, got ${kinds.map((k) => `\`${k}\``).join(' and ')}`,
+      });
+    }
+    if (step.recommends !== undefined && step.packages === undefined) {
+      ctx.addIssue({ code: 'custom', message: '`recommends` goes with a `packages` step', path: ['recommends'] });
+    }
+  });
+export type RecipeStep = z.infer<typeof RecipeStep>;
+
+export const RecipeFile = z.strictObject({
+  description: z.string(),
+  dependencies: z.array(Name).default([]),
+  parameters: z
+    .record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'a parameter name of lowercase letters, digits and _'), ParameterSpec)
+    .default({}),
+  steps: z.array(RecipeStep).default([]),
+});
+export type RecipeFile = z.infer<typeof RecipeFile>;
+
+// ---------------------------------------------------------------- layers
+
+export const Bootstrap = z.strictObject({
+  suite: z.string().min(1),
+  variant: z.enum(['minbase', 'required', 'important', 'standard', 'essential', 'apt', 'buildd']).default('minbase'),
+  components: z.array(z.string().min(1)).default(['main']),
+  packages: z.array(z.string().min(1)).default([]),
+  /** Apt mirror URL. Unset: the bootstrap tool's own default. BAKERY_MIRROR overrides it. */
+  mirror: z.string().url().optional(),
+});
+export type Bootstrap = z.infer<typeof Bootstrap>;
+
+export const LayerFile = z
+  .strictObject({
+    description: z.string().optional(),
+    parent: Name.optional(),
+    bootstrap: Bootstrap.optional(),
+    recipes: z.array(Name).default([]),
+    /** `[parameters.<recipe>] name = value` */
+    parameters: z.record(Name, z.record(z.string(), ParameterValue)).default({}),
+  })
+  .superRefine((layer, ctx) => {
+    if ((layer.parent === undefined) === (layer.bootstrap === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          layer.parent === undefined
+            ? 'a layer needs either `parent = "<layer>"` or a `[bootstrap]` table'
+            : 'a layer has either `parent` or `[bootstrap]`, not both',
+      });
+    }
+  });
+export type LayerFile = z.infer<typeof LayerFile>;
+
+// ---------------------------------------------------------------- systems.toml
+
+export const CacheSettings = z.strictObject({
+  /** Where built layers and downloaded packages are kept; default `~/.cache/bakery` (BAKERY_CACHE_DIR overrides). */
+  dir: z.string().optional(),
+  /** Least recently used layers are evicted above this size, e.g. "50G". */
+  'max-size': Size.optional(),
+});
+
+export const SystemEntry = z.strictObject({
+  description: z.string().optional(),
+  layer: Name,
+  architecture: Architecture,
+  target: Name,
+});
+export type SystemEntry = z.infer<typeof SystemEntry>;
+
+export const SystemsFile = z.strictObject({
+  /** Timestamp for reproducible builds (seconds since 1970); SOURCE_DATE_EPOCH overrides it. */
+  'source-date-epoch': z.number().int().nonnegative().optional(),
+  cache: CacheSettings.default({}),
+  systems: z.record(Name, SystemEntry).default({}),
+});
+export type SystemsFile = z.infer<typeof SystemsFile>;
+
+/** Keys that users of other tools (Rugix, debos) write by habit, with what we call them. */
+export const KNOWN_MISTAKES: Record<string, string> = {
+  recipe: 'recipes',
+  deps: 'dependencies',
+  arch: 'architecture',
+  params: 'parameters',
+  parameter: 'parameters',
+  package: 'packages',
+  install: 'chroot',
+  run: 'host',
+  layers: 'layer',
+  distribution: 'suite',
+  dist: 'suite',
+};

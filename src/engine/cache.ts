@@ -1,0 +1,199 @@
+/**
+ * The layer cache: `layers/<key>.tar` (the root filesystem) + `layers/<key>.json` (metadata).
+ * An entry is trusted only when its metadata exists and names the tar's exact size; both are
+ * written under temporary names and renamed into place, metadata last, so an interrupted build
+ * never leaves an entry a later build would trust. Per-key lock files keep two builds of the same
+ * layer from racing; the second one waits and then finds the entry.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import path from 'node:path';
+
+export interface CacheEntry {
+  key: string;
+  layer: string;
+  architecture: string;
+  parentKey?: string;
+  size: number;
+  created: string;
+  lastUsed: string;
+  buildSeconds: number;
+  tar: string;
+}
+
+function processGone(host: string | undefined, pid: string | undefined): boolean {
+  if (host !== hostname() || !pid) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+export class LayerCache {
+  readonly layersDir: string;
+  readonly tmpDir: string;
+  readonly workDir: string;
+  readonly debsDir: string;
+  private readonly locksDir: string;
+
+  constructor(readonly dir: string) {
+    this.layersDir = path.join(dir, 'layers');
+    this.tmpDir = path.join(dir, 'tmp');
+    this.workDir = path.join(dir, 'work');
+    this.debsDir = path.join(dir, 'debs');
+    this.locksDir = path.join(dir, 'locks');
+  }
+
+  /** Creates the directories (as the invoking user, so that it can rename and delete in them). */
+  async init(): Promise<void> {
+    for (const d of [this.layersDir, this.tmpDir, this.workDir, this.debsDir, this.locksDir]) await mkdir(d, { recursive: true });
+  }
+
+  tarPath(key: string): string {
+    return path.join(this.layersDir, `${key}.tar`);
+  }
+
+  private metaPath(key: string): string {
+    return path.join(this.layersDir, `${key}.json`);
+  }
+
+  /** The entry if it is complete; marks it used. */
+  async lookup(key: string, touch = true): Promise<CacheEntry | undefined> {
+    const entry = await this.read(key);
+    if (entry && touch) {
+      entry.lastUsed = new Date().toISOString();
+      await this.writeMeta(entry);
+    }
+    return entry;
+  }
+
+  private async read(key: string): Promise<CacheEntry | undefined> {
+    try {
+      const entry = JSON.parse(await readFile(this.metaPath(key), 'utf8')) as CacheEntry;
+      const info = await stat(this.tarPath(key));
+      if (info.size !== entry.size) return undefined;
+      return { ...entry, tar: this.tarPath(key) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async writeMeta(entry: CacheEntry): Promise<void> {
+    const tmp = this.tempName(entry.key, 'json');
+    const { tar: _tar, ...meta } = entry;
+    await writeFile(tmp, `${JSON.stringify(meta, null, 2)}\n`);
+    await rename(tmp, this.metaPath(entry.key));
+  }
+
+  /** A fresh temporary path for a layer tar being built; rename it in with commit(). */
+  tempTar(key: string): string {
+    return this.tempName(key, 'tar');
+  }
+
+  /** A work directory for building `key`, named after its owner so leftovers can be found. */
+  workPath(key: string): string {
+    return path.join(this.workDir, `${key}~${hostname()}~${process.pid}~${randomBytes(4).toString('hex')}`);
+  }
+
+  /** `<key>~<host>~<pid>~<random>.<ext>`: the owner is known, so leftovers can be collected. */
+  private tempName(key: string, ext: string): string {
+    return path.join(this.tmpDir, `${key}~${hostname()}~${process.pid}~${randomBytes(4).toString('hex')}.${ext}`);
+  }
+
+  async commit(entry: Omit<CacheEntry, 'size' | 'tar' | 'created' | 'lastUsed'>, tempTar: string): Promise<CacheEntry> {
+    const size = (await stat(tempTar)).size;
+    await rm(this.metaPath(entry.key), { force: true });
+    await rename(tempTar, this.tarPath(entry.key));
+    const now = new Date().toISOString();
+    const full: CacheEntry = { ...entry, size, created: now, lastUsed: now, tar: this.tarPath(entry.key) };
+    await this.writeMeta(full);
+    return full;
+  }
+
+  /** Waits for and takes the lock of a key; returns its release. Stale locks (dead pid) are taken over. */
+  async lock(key: string, onWait?: () => void): Promise<() => Promise<void>> {
+    const file = path.join(this.locksDir, `${key}.lock`);
+    let waited = false;
+    for (;;) {
+      try {
+        const handle = await open(file, 'wx');
+        await handle.writeFile(`${hostname()} ${process.pid}\n`);
+        await handle.close();
+        return async () => {
+          await rm(file, { force: true });
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const [host, pid] = (await readFile(file, 'utf8').catch(() => '')).trim().split(' ');
+      if (processGone(host, pid)) {
+        await rm(file, { force: true });
+        continue;
+      }
+      if (!waited) onWait?.();
+      waited = true;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+
+  async list(): Promise<CacheEntry[]> {
+    if (!existsSync(this.layersDir)) return [];
+    const keys = (await readdir(this.layersDir)).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
+    const entries = await Promise.all(keys.map((k) => this.read(k)));
+    return entries.filter((e): e is CacheEntry => e !== undefined).sort((a, b) => a.lastUsed.localeCompare(b.lastUsed));
+  }
+
+  async remove(key: string): Promise<void> {
+    await rm(this.metaPath(key), { force: true });
+    await rm(this.tarPath(key), { force: true });
+  }
+
+  /**
+   * Removes entries by age or count (least recently used first) and leftovers of interrupted
+   * builds. `keep` keys are never removed (the layers of the build in progress).
+   */
+  async clean(options: { all?: boolean; olderThanMs?: number; keepLast?: number; maxBytes?: number; keep?: Set<string> }): Promise<CacheEntry[]> {
+    const entries = await this.list();
+    const removable = entries.filter((e) => !options.keep?.has(e.key));
+    const doomed = new Set<CacheEntry>();
+    const now = Date.now();
+    if (options.all) removable.forEach((e) => doomed.add(e));
+    if (options.olderThanMs !== undefined) removable.filter((e) => now - Date.parse(e.lastUsed) > options.olderThanMs!).forEach((e) => doomed.add(e));
+    if (options.keepLast !== undefined) removable.slice(0, Math.max(0, removable.length - options.keepLast)).forEach((e) => doomed.add(e));
+    if (options.maxBytes !== undefined) {
+      let total = entries.reduce((sum, e) => sum + e.size, 0);
+      for (const e of removable) {
+        if (total <= options.maxBytes) break;
+        doomed.add(e);
+        total -= e.size;
+      }
+    }
+    for (const e of doomed) await this.remove(e.key);
+    await this.removeLeftovers();
+    return [...doomed];
+  }
+
+  /** Temporary files of builds whose process is gone. */
+  async removeLeftovers(): Promise<void> {
+    if (!existsSync(this.tmpDir)) return;
+    for (const name of await readdir(this.tmpDir)) {
+      const [, host, pid] = name.split('~');
+      if (processGone(host, pid)) await rm(path.join(this.tmpDir, name), { force: true });
+    }
+  }
+
+  /** Work trees of builds whose process is gone (they hold root-owned files: the worker removes them). */
+  async staleWorkTrees(): Promise<string[]> {
+    if (!existsSync(this.workDir)) return [];
+    return (await readdir(this.workDir))
+      .filter((name) => {
+        const [, host, pid] = name.split('~');
+        return processGone(host, pid);
+      })
+      .map((name) => path.join(this.workDir, name));
+  }
+}

@@ -1,0 +1,84 @@
+import { existsSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LayerCache } from '../../src/engine/cache.js';
+import { tempProject } from '../helpers.js';
+
+async function cacheWith(sizes: number[]) {
+  const dir = await tempProject({});
+  const cache = new LayerCache(path.join(dir, 'cache'));
+  await cache.init();
+  for (const [i, size] of sizes.entries()) {
+    const tmp = cache.tempTar(`k${i}`);
+    await writeFile(tmp, Buffer.alloc(size));
+    await cache.commit({ key: `k${i}`, layer: `l${i}`, architecture: 'amd64', buildSeconds: 1 }, tmp);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return cache;
+}
+
+describe('layer cache', () => {
+  it('commits and finds an entry', async () => {
+    const cache = await cacheWith([100]);
+    const entry = await cache.lookup('k0');
+    expect(entry).toMatchObject({ key: 'k0', layer: 'l0', size: 100 });
+    expect(existsSync(entry!.tar)).toBe(true);
+    expect(await readdir(cache.tmpDir)).toEqual([]);
+  });
+
+  it('does not trust a tar without metadata, or one whose size differs', async () => {
+    const cache = await cacheWith([100]);
+    await writeFile(cache.tarPath('orphan'), 'x');
+    expect(await cache.lookup('orphan')).toBeUndefined();
+    await writeFile(cache.tarPath('k0'), Buffer.alloc(50)); // truncated by a crash
+    expect(await cache.lookup('k0')).toBeUndefined();
+  });
+
+  it('a second locker waits until the first releases', async () => {
+    const cache = await cacheWith([]);
+    const release = await cache.lock('k');
+    let second = false;
+    let waited = false;
+    const p = cache.lock('k', () => (waited = true)).then((r) => ((second = true), r));
+    await new Promise((r) => setTimeout(r, 400));
+    expect(second).toBe(false);
+    expect(waited).toBe(true);
+    await release();
+    await (await p)();
+    expect(second).toBe(true);
+  });
+
+  it('takes over a lock whose process is gone', async () => {
+    const cache = await cacheWith([]);
+    await writeFile(path.join(cache.dir, 'locks', 'k.lock'), `${hostname()} 999999999\n`);
+    const release = await cache.lock('k');
+    await release();
+  });
+
+  it('cleans by count, age and size, least recently used first, sparing kept keys', async () => {
+    const cache = await cacheWith([10, 20, 30, 40]);
+    await cache.lookup('k0'); // k0 is now the most recently used
+    expect((await cache.clean({ keepLast: 3 })).map((e) => e.key)).toEqual(['k1']);
+    expect((await cache.clean({ maxBytes: 50, keep: new Set(['k2']) })).map((e) => e.key)).toEqual(['k3']);
+    expect((await cache.list()).map((e) => e.key).sort()).toEqual(['k0', 'k2']);
+    expect(await cache.clean({ olderThanMs: 60_000 })).toEqual([]);
+    expect((await cache.clean({ all: true })).length).toBe(2);
+  });
+
+  it('finds leftovers of dead builds, not of live ones', async () => {
+    const cache = await cacheWith([]);
+    const dead = path.join(cache.tmpDir, `abc~${hostname()}~999999999~1234.tar`);
+    const alive = cache.tempTar('abc');
+    await writeFile(dead, 'x');
+    await writeFile(alive, 'x');
+    await cache.removeLeftovers();
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(alive)).toBe(true);
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(path.join(cache.workDir, `abc~${hostname()}~999999999~1234`));
+    await mkdir(cache.workPath('abc'));
+    expect(await cache.staleWorkTrees()).toEqual([path.join(cache.workDir, `abc~${hostname()}~999999999~1234`)]);
+  });
+});

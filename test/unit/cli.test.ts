@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { bakery, tempProject } from '../helpers.js';
+
+describe('cli', () => {
+  it('--help lists the commands on stdout and exits 0', async () => {
+    const r = await bakery(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of ['list', 'doctor', 'bake', 'cache']) expect(r.stdout).toContain(c);
+    expect(r.stderr).toBe('');
+  });
+
+  it('--version prints the version', async () => {
+    const r = await bakery(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('an unknown command is a usage error with help', async () => {
+    const r = await bakery(['bakk']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Unknown argument|Did you mean/);
+    expect(r.stderr).toContain('Commands:');
+  });
+
+  it('a missing positional is a usage error', async () => {
+    const r = await bakery(['bake', 'layer']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Not enough non-option arguments');
+  });
+
+  it('an unknown option is a usage error', async () => {
+    const r = await bakery(['list', '--colour']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Unknown argument');
+  });
+
+  it('cache clean needs to be told what to remove', async () => {
+    const dir = await tempProject({});
+    const r = await bakery(['cache', 'clean', '--project', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--all, --older-than');
+  });
+
+  it('cache clean rejects a bad duration', async () => {
+    const dir = await tempProject({});
+    const r = await bakery(['cache', 'clean', '--older-than', 'soon', '--project', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('expected a duration like 30m');
+  });
+
+  it('list --json is machine output and nothing else', async () => {
+    const dir = await tempProject({ 'layers/app.toml': 'parent = "debian-trixie"\nrecipes = ["hostname"]\n' });
+    const r = await bakery(['list', '--json', '--project', dir]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout);
+    expect(out.layers.map((l: { name: string }) => l.name)).toEqual(expect.arrayContaining(['app', 'debian-trixie', 'debian-bookworm']));
+    expect(out.layers.find((l: { name: string }) => l.name === 'app').origin).toBe('project');
+  });
+
+  it('a project layer shadows a built-in one of the same name', async () => {
+    const dir = await tempProject({ 'layers/debian-trixie.toml': 'description = "ours"\n[bootstrap]\nsuite = "trixie"\n' });
+    const r = await bakery(['list', '--json', '--project', dir]);
+    const layer = JSON.parse(r.stdout).layers.find((l: { name: string }) => l.name === 'debian-trixie');
+    expect(layer).toMatchObject({ origin: 'project', description: 'ours' });
+  });
+
+  it('bake layer --dry-run prints the plan without building', async () => {
+    const dir = await tempProject({ 'layers/app.toml': 'parent = "debian-trixie"\nrecipes = ["hostname"]\n[parameters.hostname]\nname = "box"\n' });
+    const r = await bakery(['bake', 'layer', 'app', '--dry-run', '--json', '--project', dir]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const { plan } = JSON.parse(r.stdout);
+    expect(plan.map((p: { layer: string }) => p.layer)).toEqual(['debian-trixie', 'app']);
+    expect(plan[1].recipes).toEqual([{ name: 'hostname', parameters: { name: 'box' } }]);
+    expect(plan[1].parentKey).toBe(plan[0].key);
+  });
+
+  it('bake layer names an unknown layer', async () => {
+    const dir = await tempProject({});
+    const r = await bakery(['bake', 'layer', 'nope', '--dry-run', '--project', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('unknown layer "nope"');
+  });
+
+  it('cache ls on an empty cache', async () => {
+    const dir = await tempProject({});
+    const r = await bakery(['cache', 'ls', '--json', '--project', dir], { env: { BAKERY_CACHE_DIR: `${dir}/cache` } });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ dir: `${dir}/cache`, layers: [] });
+  });
+});
