@@ -23,6 +23,17 @@ export const COMMANDS: CommandDefinition[] = [
     load: () => import('./commands/bake-layer.js'),
   },
   {
+    path: 'bake image',
+    describe: 'build a system\'s provisioning image: build/<system>/system.img (+ .bmap, build-info.json)',
+    positionals: { system: { type: 'string', describe: 'system name from systems.toml', demandOption: true } },
+    options: {
+      executor: EXECUTOR,
+      'dry-run': { type: 'boolean', default: false, describe: 'print the layer plan and stop' },
+    },
+    examples: [['$0 bake image demo-efi-amd64', 'build the demo image']],
+    load: () => import('./commands/bake-image.js'),
+  },
+  {
     path: 'list',
     describe: 'list systems, layers, recipes and targets',
     load: () => import('./commands/list.js'),

@@ -25,12 +25,36 @@ function checkSystems(project: Project): Diagnostic[] {
     if (!project.layers.has(system.layer)) out.push({ ...at('layer'), ...unknown('layer', system.layer, project.layers.keys()) });
     const target = project.targets.get(system.target);
     if (!target) out.push({ ...at('target'), ...unknown('target', system.target, project.targets.keys()) });
-    else if (!target.config.architectures.includes(system.architecture)) {
-      out.push({
-        ...at('architecture'),
-        message: `target "${target.name}" does not support architecture ${system.architecture}`,
-        hint: `it supports ${target.config.architectures.join(', ')}`,
-      });
+    else {
+      if (!target.config.architectures.includes(system.architecture)) {
+        out.push({
+          ...at('architecture'),
+          message: `target "${target.name}" does not support architecture ${system.architecture}`,
+          hint: `it supports ${target.config.architectures.join(', ')}`,
+        });
+      }
+      const closure = recipeClosure(project, target.config.recipes);
+      for (const [recipeName, values] of Object.entries(system.parameters)) {
+        const recipe = project.recipes.get(recipeName);
+        if (!recipe || !closure.has(recipeName)) {
+          out.push({ ...at(`parameters.${recipeName}`), message: `target "${target.name}" applies no recipe "${recipeName}"`, hint: `its recipes: ${[...closure].join(', ')}` });
+          continue;
+        }
+        for (const p of resolveParameters(recipe.config.parameters, values).problems) out.push({ ...at(`parameters.${recipeName}.${p.name}`), message: p.message });
+      }
+      for (const blob of target.config.raw) {
+        const given = system.inputs[blob.input];
+        if (given === undefined) {
+          out.push({ ...at(`inputs.${blob.input}`), message: `target "${target.name}" needs the input "${blob.input}": ${blob.description ?? blob.name}`, hint: `set [systems.${system.name}.inputs] ${blob.input} = "path/to/file"` });
+        } else if (!existsSync(path.resolve(project.dir, given))) {
+          out.push({ ...at(`inputs.${blob.input}`), message: `file "${given}" not found` });
+        } else if (statSync(path.resolve(project.dir, given)).size > blob['max-size']) {
+          out.push({ ...at(`inputs.${blob.input}`), message: `"${given}" is ${statSync(path.resolve(project.dir, given)).size} bytes; the area at offset ${blob.offset} holds ${blob['max-size']}` });
+        }
+      }
+      for (const name of Object.keys(system.inputs)) {
+        if (!target.config.raw.some((b) => b.input === name)) out.push({ ...at(`inputs.${name}`), message: `target "${target.name}" takes no input "${name}"` });
+      }
     }
   }
   return out;

@@ -123,11 +123,32 @@ export const CacheSettings = z.strictObject({
   'max-size': Size.optional(),
 });
 
+export const ImageSettings = z.strictObject({
+  /** The whole image; the data partition takes what the other partitions leave. */
+  size: Size.optional(),
+  /** Each rootfs slot; default: the content plus headroom for growth (set it for production). */
+  'rootfs-size': Size.optional(),
+  'data-size': Size.optional(),
+  /** A compressed copy next to system.img. */
+  compress: z.enum(['none', 'zstd', 'xz']).default('none'),
+});
+
 export const SystemEntry = z.strictObject({
   description: z.string().optional(),
   layer: Name,
   architecture: Architecture,
   target: Name,
+  /** The system's version, in build info and bundles. */
+  version: z.string().min(1).default('0.1.0'),
+  image: ImageSettings.default({ compress: 'none' }),
+  /** Size limit of the tmpfs taking writes to the read-only root, e.g. "256M". */
+  'overlay-size': z.string().regex(/^\d+[KMG%]?$/, 'a size like "256M" or a share of memory like "25%"').optional(),
+  /** More paths kept on /data across reboots and updates. */
+  'persistent-paths': z.array(z.string().regex(/^\/[^\s]*$/, 'an absolute path without spaces')).default([]),
+  /** Parameter values for the target's recipes: `[systems.<name>.parameters.<recipe>]`. */
+  parameters: z.record(Name, z.record(z.string(), ParameterValue)).default({}),
+  /** Files the target needs (bootloader blobs): `<input name> = "path"`, relative to the project. */
+  inputs: z.record(Name, z.string()).default({}),
 });
 export type SystemEntry = z.infer<typeof SystemEntry>;
 

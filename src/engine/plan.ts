@@ -57,7 +57,7 @@ function workerScriptsHash(): Promise<string> {
  * they are listed), then the recipe; each once. Dependencies already applied by an ancestor
  * layer are not applied again; recipes listed explicitly always are.
  */
-export function orderRecipes(project: Project, listed: string[], appliedBelow: Set<string>): string[] {
+export function orderRecipes(project: Project, listed: string[], appliedBelow: Set<string>, listedAreExplicit = true): string[] {
   const order: string[] = [];
   const visiting = new Set<string>();
   const visit = (name: string, explicit: boolean) => {
@@ -68,7 +68,7 @@ export function orderRecipes(project: Project, listed: string[], appliedBelow: S
     visiting.delete(name);
     order.push(name);
   };
-  for (const name of listed) visit(name, true);
+  for (const name of listed) visit(name, listedAreExplicit);
   return order;
 }
 
@@ -99,15 +99,17 @@ export async function planLayer(
     recipes: l.config.recipes,
     parameters: l.config.parameters,
     system: undefined as string | undefined,
+    explicit: true,
   }));
-  if (extra) chain.push({ name: extra.name, bootstrap: undefined, recipes: extra.recipes, parameters: extra.parameters, system: extra.system });
+  // A target's recipes are what every system of it needs: skipped where the layer has them already.
+  if (extra) chain.push({ name: extra.name, bootstrap: undefined, recipes: extra.recipes, parameters: extra.parameters, system: extra.system, explicit: false });
 
   const plans: LayerPlan[] = [];
   const applied = new Set<string>();
   const tools = `${options.toolsId}/${await workerScriptsHash()}`;
   for (const layer of chain) {
     const recipes: RecipeApplication[] = [];
-    for (const name of orderRecipes(project, layer.recipes, applied)) {
+    for (const name of orderRecipes(project, layer.recipes, applied, layer.explicit)) {
       const recipe = project.recipes.get(name);
       if (!recipe) throw new UserError(`unknown recipe "${name}" in layer "${layer.name}"`);
       const { values, problems } = resolveParameters(recipe.config.parameters, layer.parameters[name] ?? {});

@@ -1,0 +1,79 @@
+import path from 'node:path';
+import { layerTasks, type LayerResult } from '../../engine/build-layer.js';
+import { LayerCache } from '../../engine/cache.js';
+import { LogDir } from '../../engine/logs.js';
+import { planSystem } from '../../engine/system.js';
+import { imageTasks, type ImageBuild } from '../../image/build-image.js';
+import { predictToolsId, type ExecutorChoice } from '../../executor/open.js';
+import { runAllCleanups } from '../../util/cleanup.js';
+import type { CommandRun } from '../command.js';
+import { buildDir, mirrorFrom, projectFor, workerFor } from '../context.js';
+import { runWithProgress } from '../progress.js';
+import { describePlan } from './bake-layer.js';
+import { enforceCacheCap } from './cache-clean.js';
+
+type Args = { system: string; executor: string; 'dry-run': boolean };
+
+/** Builds (or finds up to date) the system's provisioning image; shared by `run` and `test`. */
+export async function bakeImage(args: Args & CommandRun<object>['args'], io: CommandRun<object>['io']): Promise<ImageBuild & { layers: { layer: string; key: string; status: string }[] }> {
+  const project = await projectFor(args, io);
+  const { findSystem } = await import('../../engine/system.js');
+  findSystem(project, args.system);
+  const cache = new LayerCache(project.cacheDir);
+  await cache.init();
+  const executor = await workerFor(project, args, io);
+  const plan = await planSystem(project, args.system, { toolsId: executor.toolsId, mirror: mirrorFrom(io) });
+  const results = new Map<string, LayerResult>();
+  const logs = new LogDir(path.join(buildDir(project), args.system, 'logs'));
+  const env = { project, executor, cache, logs, mirror: mirrorFrom(io), system: args.system };
+  const image: Partial<ImageBuild> = {};
+  try {
+    await runWithProgress(
+      [
+        ...layerTasks(env, plan.layers, results),
+        {
+          title: `image ${args.system}`,
+          run: async () => {
+            const rootfs = results.get(plan.rootfs.key)!.entry;
+            return imageTasks(env, plan, rootfs.tar, rootfs.size, buildDir(project), image);
+          },
+        },
+      ],
+      io,
+      args,
+    );
+  } finally {
+    await runAllCleanups();
+  }
+  await enforceCacheCap(project, cache, new Set(plan.layers.map((p) => p.key)));
+  return {
+    ...(image as ImageBuild),
+    layers: plan.layers.map((p) => ({ layer: p.name, key: p.key, status: results.get(p.key)!.status })),
+  };
+}
+
+export async function run({ args, io }: CommandRun<Args>) {
+  if (args['dry-run']) {
+    const project = await projectFor(args, io);
+    const plan = await planSystem(project, args.system, { toolsId: await predictToolsId(args.executor as ExecutorChoice), mirror: mirrorFrom(io) });
+    const layers = describePlan(plan.layers);
+    if (!args.json) for (const p of layers) io.stdout.write(`${p.layer}  ${p.key.slice(0, 12)}  ${p.recipes.map((r) => r.name).join(', ') || '(bootstrap only)'}\n`);
+    return { system: args.system, target: plan.target.name, plan: layers };
+  }
+  const built = await bakeImage(args, io);
+  const out = {
+    system: args.system,
+    image: built.outputs.image,
+    bmap: built.outputs.bmap,
+    compressed: built.outputs.compressed,
+    buildInfo: built.outputs.buildInfo,
+    size: built.layout.size,
+    layers: built.layers,
+    partitions: built.layout.partitions.map((p) => ({ number: p.number, name: p.name, role: p.role, start: p.start, size: p.size })),
+  };
+  if (!args.json) {
+    io.stdout.write(`${built.outputs.image}\n`);
+    for (const p of out.partitions) io.stdout.write(`  ${String(p.number).padStart(2)}  ${p.name.padEnd(10)} ${p.role.padEnd(9)} ${String(Math.round(p.size / 2 ** 20)).padStart(6)} MiB\n`);
+  }
+  return out;
+}

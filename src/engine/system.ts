@@ -1,0 +1,47 @@
+/**
+ * A system's build plan: its layer chain, then its own layer — the target's recipes applied over
+ * the system's layer with the system's settings as their parameters.
+ */
+import type { Project, System } from '../config/project.js';
+import type { Target } from '../config/target.js';
+import { UserError } from '../errors.js';
+import { planLayer, type LayerPlan, type PlanOptions } from './plan.js';
+
+export interface SystemPlan {
+  system: System;
+  target: Target;
+  layers: LayerPlan[];
+  /** The layer that becomes the rootfs slot image. */
+  rootfs: LayerPlan;
+}
+
+export function findSystem(project: Project, name: string): { system: System; target: Target } {
+  const system = project.systems.get(name);
+  if (!system) {
+    const known = [...project.systems.keys()];
+    throw new UserError(`unknown system "${name}"`, known.length ? `systems in ${project.systemsFile}: ${known.join(', ')}` : `${project.systemsFile} defines no systems`);
+  }
+  return { system, target: project.targets.get(system.target)! };
+}
+
+/** Recipe parameters of the system's own layer: its explicit ones, plus its runtime settings. */
+export function systemParameters(system: System, target: Target): Record<string, Record<string, string | number | boolean>> {
+  const params: Record<string, Record<string, string | number | boolean>> = structuredClone(system.parameters);
+  if (target.config.recipes.includes('bakery-readonly-root')) {
+    const ro = (params['bakery-readonly-root'] ??= {});
+    if (system['overlay-size'] !== undefined) ro.overlay_size = system['overlay-size'];
+    if (system['persistent-paths'].length) ro.persistent_paths = [String(ro.persistent_paths ?? ''), ...system['persistent-paths']].join(' ').trim();
+  }
+  return params;
+}
+
+export async function planSystem(project: Project, name: string, options: PlanOptions): Promise<SystemPlan> {
+  const { system, target } = findSystem(project, name);
+  const layers = await planLayer(project, system.layer, system.architecture, options, {
+    name: system.name,
+    recipes: target.config.recipes,
+    parameters: systemParameters(system, target),
+    system: system.name,
+  });
+  return { system, target, layers, rootfs: layers.at(-1)! };
+}
