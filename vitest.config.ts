@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 // end to end (images booted in QEMU). `npm test` runs all of them; none of them skips.
 export default defineConfig({
   test: {
+    // Integration and end-to-end tests share Docker and check that it is left clean: one file at a time.
+    fileParallelism: false,
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 20_000 } },
       {

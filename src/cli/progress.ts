@@ -22,32 +22,52 @@ export async function runWithProgress(tasks: Task[], io: CliIO, options: { json:
       timer: { condition: true, format: () => (s: string) => s, field: (d: number) => `${(d / 1000).toFixed(1)}s` },
     } as never,
   });
-  await list.run();
+  try {
+    await list.run();
+  } catch (err) {
+    // The progress view showed the failure's first line; the whole message is the CLI's to print.
+    throw err instanceof ShownError ? err.cause : err;
+  }
+}
+
+/** Carries a task's error through listr2, which prints only this short message under the task. */
+class ShownError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(String((cause as Error)?.message ?? cause).split('\n')[0]);
+  }
 }
 
 function toListr(task: Task, showOutput: boolean): ListrTask {
   return {
     title: task.title,
     task: async (_ctx, wrapper) => {
-      let skipped: string | undefined;
-      let pending = '';
-      const children = await task.run({
-        output: (chunk) => {
-          // listr2 shows the last lines of a task's output under it; feed it whole lines.
-          pending += chunk.toString();
-          const lines = pending.split('\n');
-          pending = lines.pop() ?? '';
-          const last = lines.filter((l) => l.trim()).at(-1);
-          if (last && showOutput) wrapper.output = last.slice(0, 200);
-        },
-        title: (t) => (wrapper.title = t),
-        skip: (reason) => (skipped = reason),
-      });
-      if (skipped) {
-        wrapper.skip(skipped);
-        return;
+      try {
+        return await runOne(task, wrapper, showOutput);
+      } catch (err) {
+        throw err instanceof ShownError ? err : new ShownError(err);
       }
-      if (children && children.length) return wrapper.newListr(children.map((c) => toListr(c, showOutput)), { exitOnError: true });
     },
   };
+}
+
+async function runOne(task: Task, wrapper: Parameters<ListrTask['task']>[1], showOutput: boolean) {
+  let skipped: string | undefined;
+  let pending = '';
+  const children = await task.run({
+    output: (chunk) => {
+      // listr2 shows the last lines of a task's output under it; feed it whole lines.
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      const last = lines.filter((l) => l.trim()).at(-1);
+      if (last && showOutput) wrapper.output = last.slice(0, 200);
+    },
+    title: (t) => (wrapper.title = t),
+    skip: (reason) => (skipped = reason),
+  });
+  if (skipped) {
+    wrapper.skip(skipped);
+    return;
+  }
+  if (children && children.length) return wrapper.newListr(children.map((c) => toListr(c, showOutput)), { exitOnError: true });
 }

@@ -34,6 +34,21 @@ export const COMMANDS: CommandDefinition[] = [
     load: () => import('./commands/bake-image.js'),
   },
   {
+    path: 'run',
+    describe: 'boot a system in QEMU (building its image first if needed); the image itself never changes',
+    positionals: { system: { type: 'string', describe: 'system name', demandOption: true } },
+    options: {
+      executor: EXECUTOR,
+      memory: { type: 'number', default: 1024, describe: 'memory in MiB' },
+      cpus: { type: 'number', default: 2, describe: 'virtual CPUs' },
+      'ssh-port': { type: 'number', default: 2222, describe: 'host port (127.0.0.1) forwarded to the guest\'s ssh' },
+      'disk-size': { type: 'string', describe: 'virtual disk size (default: the image + 1 GiB, so /data can grow)' },
+      'restrict-network': { type: 'boolean', default: false, describe: 'no traffic from the guest beyond the forwarded port' },
+    },
+    examples: [['$0 run demo-efi-amd64', 'boot the demo; log in as root / bakery']],
+    load: () => import('./commands/run.js'),
+  },
+  {
     path: 'list',
     describe: 'list systems, layers, recipes and targets',
     load: () => import('./commands/list.js'),

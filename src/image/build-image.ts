@@ -102,7 +102,7 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsTar: stri
     bmap: path.join(work, 'system.img.bmap'),
     compressed: path.join(work, 'system.img.compressed'),
   };
-  const vars = { SOURCE_DATE_EPOCH: String(plan.rootfs.sourceDateEpoch) };
+  const vars = { SOURCE_DATE_EPOCH: String(plan.rootfs.sourceDateEpoch), LC_ALL: 'C.UTF-8' };
   const where = (step: string) => [system.name, 'image', step];
   const byRole = (role: string) => layout.partitions.find((p) => p.role === role);
   result.layout = layout;

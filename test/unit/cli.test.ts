@@ -83,6 +83,30 @@ describe('cli', () => {
     expect(r.stderr).toContain('unknown layer "nope"');
   });
 
+  it('bake image names an unknown system', async () => {
+    const dir = await tempProject({ 'systems.toml': '[systems.one]\nlayer = "debian-trixie"\narchitecture = "amd64"\ntarget = "generic-efi"\n' });
+    const r = await bakery(['bake', 'image', 'two', '--project', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('unknown system "two"');
+    expect(r.stderr).toContain('systems in');
+  });
+
+  it('bake image refuses an image size the fixed slots cannot fit, before building anything', async () => {
+    const dir = await tempProject({
+      'systems.toml': '[systems.tiny]\nlayer = "debian-trixie"\narchitecture = "amd64"\ntarget = "generic-efi"\n[systems.tiny.image]\nrootfs-size = "1G"\nsize = "1G"\n',
+    });
+    const r = await bakery(['bake', 'image', 'tiny', '--project', dir], { env: { DOCKER_HOST: 'unix:///nonexistent.sock' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/system tiny: the image size 1\.0 GiB is too small; the layout of target "generic-efi" needs 2\.2 GiB/);
+  });
+
+  it('a system on a draft boot flow, or an architecture its target lacks, is refused', async () => {
+    const dir = await tempProject({ 'systems.toml': '[systems.pi]\nlayer = "debian-trixie"\narchitecture = "amd64"\ntarget = "rpi"\n' });
+    const r = await bakery(['bake', 'image', 'pi', '--project', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('target "rpi" does not support architecture amd64');
+  });
+
   it('cache ls on an empty cache', async () => {
     const dir = await tempProject({});
     const r = await bakery(['cache', 'ls', '--json', '--project', dir], { env: { BAKERY_CACHE_DIR: `${dir}/cache` } });

@@ -2,7 +2,8 @@ import path from 'node:path';
 import { layerTasks, type LayerResult } from '../../engine/build-layer.js';
 import { LayerCache } from '../../engine/cache.js';
 import { LogDir } from '../../engine/logs.js';
-import { planSystem } from '../../engine/system.js';
+import { findSystem, planSystem } from '../../engine/system.js';
+import { planLayout } from '../../image/layout.js';
 import { imageTasks, type ImageBuild } from '../../image/build-image.js';
 import { predictToolsId, type ExecutorChoice } from '../../executor/open.js';
 import { runAllCleanups } from '../../util/cleanup.js';
@@ -17,8 +18,9 @@ type Args = { system: string; executor: string; 'dry-run': boolean };
 /** Builds (or finds up to date) the system's provisioning image; shared by `run` and `test`. */
 export async function bakeImage(args: Args & CommandRun<object>['args'], io: CommandRun<object>['io']): Promise<ImageBuild & { layers: { layer: string; key: string; status: string }[] }> {
   const project = await projectFor(args, io);
-  const { findSystem } = await import('../../engine/system.js');
-  findSystem(project, args.system);
+  const { system, target } = findSystem(project, args.system);
+  // What can be checked before any build: a fixed slot size that cannot fit the image size.
+  if (system.image['rootfs-size'] !== undefined) planLayout(system, target, 0);
   const cache = new LayerCache(project.cacheDir);
   await cache.init();
   const executor = await workerFor(project, args, io);

@@ -1,0 +1,179 @@
+/**
+ * The demo EFI system built for real, checked with the tools a user would use (sfdisk, fsck,
+ * mtools, bmaptool), rebuilt byte-identically, and booted in QEMU.
+ */
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BAKERY_HOME } from '../../src/util/paths.js';
+import { bakery } from '../helpers.js';
+import { TestVm } from './vm.js';
+
+const SYSTEM = 'demo-efi-amd64';
+const OUT = path.join(BAKERY_HOME, 'build', SYSTEM);
+const IMAGE = path.join(OUT, 'system.img');
+const MiB = 2 ** 20;
+
+async function sha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+interface SfdiskPartition { node: string; start: number; size: number; type: string; uuid: string; name: string }
+
+let scratch: string;
+let built: { image: string; partitions: { name: string; start: number; size: number; role: string }[]; layers: { status: string }[] };
+
+/** Copies one partition out of the image (sparse) so that fsck and friends can read it. */
+async function extract(name: string): Promise<string> {
+  const p = built.partitions.find((x) => x.name === name)!;
+  const file = path.join(scratch, `${name}.img`);
+  await execa('dd', [`if=${IMAGE}`, `of=${file}`, 'bs=1M', `skip=${p.start / MiB}`, `count=${p.size / MiB}`, 'conv=sparse', 'status=none']);
+  return file;
+}
+
+beforeAll(async () => {
+  scratch = await mkdtemp(path.join(tmpdir(), 'bakery-e2e-'));
+  const r = await bakery(['bake', 'image', SYSTEM, '--json', '--project', BAKERY_HOME]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  built = JSON.parse(r.stdout);
+});
+
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+describe(`${SYSTEM}: image structure`, () => {
+  it('has a GPT with boot · rootfsA · rootfsB · data, 1 MiB aligned, slots of one size', async () => {
+    const { stdout } = await execa('sfdisk', ['-J', IMAGE]);
+    const table = JSON.parse(stdout).partitiontable as { label: string; id: string; partitions: SfdiskPartition[] };
+    expect(table.label).toBe('gpt');
+    expect(table.partitions.map((p) => p.name)).toEqual(['boot', 'rootfsA', 'rootfsB', 'data']);
+    expect(table.partitions[0]!.type).toBe('C12A7328-F81F-11D2-BA4B-00A0C93EC93B');
+    for (const p of table.partitions) expect((p.start * 512) % MiB).toBe(0);
+    expect(table.partitions[1]!.size).toBe(table.partitions[2]!.size);
+    const info = JSON.parse(await readFile(path.join(OUT, 'build-info.json'), 'utf8'));
+    expect(info).toMatchObject({ system: SYSTEM, version: '1.0.0', target: 'generic-efi', architecture: 'amd64' });
+    expect(info.layers.map((l: { name: string }) => l.name)).toEqual(['debian-trixie', 'demo', SYSTEM]);
+  });
+
+  it('boot partition: FAT that fsck accepts, with GRUB, its config and the initial A/B environment', async () => {
+    const boot = await extract('boot');
+    await execa('fsck.vfat', ['-n', boot]);
+    const { stdout: listing } = await execa('mdir', ['-/', '-b', '-i', boot, '::'], { env: { MTOOLS_SKIP_CHECK: '1' } });
+    expect(listing).toContain('::/EFI/BOOT/BOOTX64.EFI');
+    expect(listing).toContain('::/EFI/bakery/grub.cfg');
+    const env = (await execa('mtype', ['-i', boot, '::/EFI/bakery/grubenv'], { env: { MTOOLS_SKIP_CHECK: '1' } })).stdout;
+    expect(env).toMatch(/^# GRUB Environment Block/);
+    for (const v of ['ORDER=A B', 'A_OK=1', 'A_TRY=0', 'B_OK=0', 'B_TRY=0']) expect(env).toContain(v);
+    // GRUB can only rewrite a pre-allocated 1 KiB block.
+    expect([1023, 1024]).toContain(Buffer.byteLength(env));
+    const cfg = (await execa('mtype', ['-i', boot, '::/EFI/bakery/grub.cfg'], { env: { MTOOLS_SKIP_CHECK: '1' } })).stdout;
+    expect(cfg).toContain('root=PARTLABEL=${bakery_label}');
+    expect(cfg).toContain('rauc.slot=${slot}');
+  });
+
+  it('rootfs A: clean ext4 with kernel, initramfs with the overlay script, no ssh host keys, empty machine-id', async () => {
+    const rootfs = await extract('rootfsA');
+    await execa('fsck.ext4', ['-fn', rootfs]);
+    const debugfs = async (cmd: string) => (await execa('debugfs', ['-R', cmd, rootfs])).stdout;
+    const boot = await debugfs('ls -l /boot');
+    expect(boot).toMatch(/vmlinuz-\d/);
+    expect(boot).toMatch(/initrd\.img-\d/);
+    expect(boot).toContain('bakery-grub.cfg');
+    const initrdName = /(initrd\.img-\S+)/.exec(boot)![1]!;
+    await execa('debugfs', ['-R', `dump /boot/${initrdName} ${path.join(scratch, 'initrd.img')}`, rootfs]);
+    const { stdout: files } = await execa('sh', ['-c', `unmkinitramfs ${path.join(scratch, 'initrd.img')} ${path.join(scratch, 'initrd')} && find ${path.join(scratch, 'initrd')} -name bakery -o -name 'overlay.ko*'`]);
+    expect(files).toContain('scripts/init-bottom/bakery');
+    expect(files).toMatch(/overlay\.ko/);
+    expect(await debugfs('ls /etc/ssh/hostkeys')).not.toMatch(/ssh_host_/);
+    expect(await debugfs('ls /etc/ssh')).not.toMatch(/ssh_host_\w+_key/);
+    expect((await debugfs('stat /etc/machine-id')).match(/Size: (\d+)/)![1]).toBe('0');
+    // Slot B is empty in a fresh image: zeros until an update writes it.
+    const b = built.partitions.find((p) => p.name === 'rootfsB')!;
+    const { stdout: head } = await execa('sh', ['-c', `dd if=${IMAGE} bs=1M skip=${b.start / MiB} count=2 status=none | tr -d '\\0' | wc -c`]);
+    expect(head.trim()).toBe('0');
+  });
+
+  it('data: clean, empty ext4', async () => {
+    const data = await extract('data');
+    await execa('fsck.ext4', ['-fn', data]);
+    expect((await execa('dumpe2fs', ['-h', data])).stdout).toMatch(/Filesystem volume name:\s+data/);
+  });
+
+  it('the bmap file is valid for the real bmaptool and reproduces the image', async () => {
+    const copy = path.join(scratch, 'copy.img');
+    await execa('bmaptool', ['copy', '--bmap', `${IMAGE}.bmap`, IMAGE, copy]);
+    expect(await sha256(copy)).toBe(await sha256(IMAGE));
+  });
+
+  it('a second build with the same layer cache is byte-identical, and a no-op is cheap', async () => {
+    const first = await sha256(IMAGE);
+    const noop = await bakery(['bake', 'image', SYSTEM, '--json', '--project', BAKERY_HOME]);
+    expect(noop.code).toBe(0);
+    expect(JSON.parse(noop.stdout).layers.map((l: { status: string }) => l.status)).toEqual(['hit', 'hit', 'hit']);
+    await rm(OUT, { recursive: true, force: true });
+    const again = await bakery(['bake', 'image', SYSTEM, '--json', '--project', BAKERY_HOME]);
+    expect(again.code).toBe(0);
+    expect(await sha256(IMAGE)).toBe(first);
+  });
+});
+
+describe(`${SYSTEM}: booted in QEMU`, () => {
+  let vm: TestVm;
+  beforeAll(async () => {
+    // A disk 1 GiB larger than the image, as on a real device: /data grows into it.
+    vm = new TestVm(IMAGE, 'amd64', (await import('node:fs')).statSync(IMAGE).size + 2 ** 30);
+    await vm.boot();
+  });
+  afterAll(async () => {
+    await vm?.stop();
+  });
+
+  let hostKey: string;
+  let machineId: string;
+
+  it('boots slot A with an overlay root whose lower layer is read-only', async () => {
+    expect(await vm.sh('cat /proc/cmdline')).toContain('root=PARTLABEL=rootfsA');
+    expect(await vm.sh('cat /proc/cmdline')).toContain('rauc.slot=A');
+    expect(await vm.sh('findmnt -n -o FSTYPE /')).toBe('overlay');
+    expect(await vm.sh('findmnt -n -o SOURCE,OPTIONS /run/bakery/ro')).toMatch(/^\/dev\/vda2\s+ro\b/);
+    expect(await vm.sh('findmnt -n -o FSTYPE /run/bakery/rw')).toBe('tmpfs');
+    expect((await vm.console.run('touch /run/bakery/ro/probe')).code).not.toBe(0);
+    expect(await vm.sh('systemctl is-active demo-hello.service')).toBe('active');
+  });
+
+  it('/data is mounted and grown to the end of the disk', async () => {
+    expect(await vm.sh('readlink -f $(findmnt -n -o SOURCE /data)')).toBe('/dev/vda4');
+    await vm.sh('for i in $(seq 60); do systemctl is-active -q bakery-grow-data.service && break; sleep 1; done; systemctl is-active bakery-grow-data.service');
+    const [diskBytes, partStart, partBytes] = (await vm.sh('echo $(blockdev --getsize64 /dev/vda) $(( $(cat /sys/class/block/vda4/start) * 512 )) $(blockdev --getsize64 /dev/vda4)')).split(' ').map(Number);
+    // Grown to the last usable MiB (GPT keeps its backup table in the last sectors).
+    expect(diskBytes! - (partStart! + partBytes!)).toBeLessThan(MiB);
+    const fsBytes = Number(await vm.sh("df -B1 --output=size /data | tail -n1"));
+    expect(fsBytes).toBeGreaterThan(1024 * MiB);
+  });
+
+  it('keeps identity on /data: host keys and machine-id made on the device', async () => {
+    await vm.sh('for i in $(seq 60); do [ -s /etc/ssh/hostkeys/ssh_host_ed25519_key.pub ] && break; sleep 1; done');
+    hostKey = await vm.sh('cat /etc/ssh/hostkeys/ssh_host_ed25519_key.pub');
+    machineId = await vm.sh('cat /etc/machine-id');
+    expect(machineId).toMatch(/^[0-9a-f]{32}$/);
+    expect(await vm.sh('findmnt -n -o SOURCE /etc/ssh/hostkeys')).toBe('/dev/disk/by-partlabel/data[/.bakery/persist/etc/ssh/hostkeys]');
+    await vm.sh('echo kept > /data/marker && echo gone > /root-overlay-marker && sync');
+  });
+
+  it('after a reboot: / writes are gone, /data and identity are kept, slot A again', async () => {
+    await vm.reboot();
+    expect((await vm.console.run('test -e /root-overlay-marker')).code).toBe(1);
+    expect(await vm.sh('cat /data/marker')).toBe('kept');
+    expect(await vm.sh('cat /etc/ssh/hostkeys/ssh_host_ed25519_key.pub')).toBe(hostKey);
+    expect(await vm.sh('cat /etc/machine-id')).toBe(machineId);
+    expect(await vm.sh('cat /proc/cmdline')).toContain('rauc.slot=A');
+  });
+});

@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import type { System } from '../../src/config/project.js';
+import { SystemEntry } from '../../src/config/schema.js';
+import { TargetFile, type Target } from '../../src/config/target.js';
+import { defaultRootfsSize, minimumExt4Size, planLayout, sfdiskScript } from '../../src/image/layout.js';
+import { grubConfig } from '../../src/targets/grub-efi.js';
+import { qemuArgs } from '../../src/vm/qemu.js';
+
+const MiB = 2 ** 20;
+
+const target = (overrides: Record<string, unknown> = {}): Target => ({
+  name: 'efi',
+  file: 'targets/efi.toml',
+  origin: 'project',
+  config: TargetFile.parse({
+    description: 'x',
+    architectures: ['amd64'],
+    'partition-table': 'gpt',
+    'boot-flow': 'grub-efi',
+    'rauc-bootloader': 'grub',
+    partitions: [
+      { name: 'boot', role: 'boot', size: '64M', filesystem: 'vfat', type: 'esp' },
+      { name: 'rootfsA', role: 'rootfs-a', filesystem: 'ext4' },
+      { name: 'rootfsB', role: 'rootfs-b', filesystem: 'ext4' },
+      { name: 'data', role: 'data', size: '128M', filesystem: 'ext4', type: 'bakery-data' },
+    ],
+    ...overrides,
+  }),
+});
+
+const system = (image: Record<string, unknown> = {}, name = 'dev'): System => ({
+  name,
+  ...SystemEntry.parse({ layer: 'l', architecture: 'amd64', target: 'efi', image }),
+});
+
+describe('partition layout', () => {
+  it('places partitions 1 MiB aligned, slots equal, data last, GPT tail free', () => {
+    const l = planLayout(system(), target(), 500 * MiB);
+    expect(l.partitions.map((p) => [p.name, p.start / MiB])).toEqual([
+      ['boot', 1],
+      ['rootfsA', 65],
+      ['rootfsB', 65 + l.partitions[1]!.size / MiB],
+      ['data', 65 + (2 * l.partitions[1]!.size) / MiB],
+    ]);
+    expect(l.partitions[1]!.size).toBe(defaultRootfsSize(500 * MiB));
+    expect(l.partitions[1]!.size).toBe(l.partitions[2]!.size);
+    for (const p of l.partitions) expect(p.start % MiB).toBe(0);
+    const data = l.partitions[3]!;
+    expect(l.size).toBe(data.start + data.size + MiB);
+  });
+
+  it('honours rootfs, data and image sizes; data takes what an image size leaves', () => {
+    const l = planLayout(system({ 'rootfs-size': '1G', 'data-size': '256M' }), target(), 100 * MiB);
+    expect(l.partitions[1]!.size).toBe(1024 * MiB);
+    expect(l.partitions[3]!.size).toBe(256 * MiB);
+    const sized = planLayout(system({ 'rootfs-size': '1G', size: '4G' }), target(), 100 * MiB);
+    expect(sized.size).toBe(4096 * MiB);
+    const data = sized.partitions[3]!;
+    expect(data.start + data.size).toBe(4096 * MiB - MiB);
+  });
+
+  it('content that does not fit a set slot size names the partition, the needed and the given size', () => {
+    expect(() => planLayout(system({ 'rootfs-size': '300M' }), target(), 400 * MiB)).toThrow(
+      /partition rootfsA: the root filesystem needs 489 MiB \(content 400 MiB plus ext4 metadata\), but 300 MiB is given/,
+    );
+    expect(minimumExt4Size(400 * MiB)).toBeGreaterThan(400 * MiB);
+  });
+
+  it('an image size smaller than the layout is an error naming both sizes', () => {
+    expect(() => planLayout(system({ 'rootfs-size': '1G', size: '1G' }), target(), 0)).toThrow(/the image size 1\.0 GiB is too small; the layout of target "efi" needs 2\.2 GiB/);
+  });
+
+  it('an MBR table cannot address more than 2 TiB', () => {
+    const mbr = target({
+      'partition-table': 'mbr',
+      partitions: [
+        { name: 'boot', role: 'boot', size: '64M', filesystem: 'vfat', type: 'c' },
+        { name: 'a', role: 'rootfs-a', filesystem: 'ext4', type: '83' },
+        { name: 'b', role: 'rootfs-b', filesystem: 'ext4', type: '83' },
+        { name: 'data', role: 'data', filesystem: 'ext4', type: '83' },
+      ],
+    });
+    expect(() => planLayout(system({ size: '3T' }), mbr, MiB)).toThrow(/MBR partition table addresses at most 2 TiB/);
+    expect(sfdiskScript(planLayout(system(), mbr, MiB))).toMatch(/^label: dos\nlabel-id: 0x[0-9a-f]{8}/);
+  });
+
+  it('raw areas must end before the first partition', () => {
+    const t = target({ 'first-partition-offset': '1M', raw: [{ name: 'u-boot', offset: '32K', 'max-size': '8M', input: 'u-boot' }] });
+    expect(() => planLayout(system(), t, MiB)).toThrow(/raw area "u-boot".*overlaps the first partition/);
+  });
+
+  it('identifiers come from the system name: stable per system, different between systems', () => {
+    const a1 = planLayout(system({}, 'one'), target(), MiB);
+    const a2 = planLayout(system({}, 'one'), target(), MiB);
+    const b = planLayout(system({}, 'two'), target(), MiB);
+    expect(sfdiskScript(a1)).toBe(sfdiskScript(a2));
+    expect(a1.diskId).not.toBe(b.diskId);
+    expect(a1.partitions[1]!.fsId).toBe(a1.partitions[2]!.fsId); // both slots carry one image
+    expect(a1.partitions[1]!.uuid).not.toBe(a1.partitions[2]!.uuid);
+    expect(sfdiskScript(a1)).toMatch(/name="rootfsA"/);
+  });
+});
+
+describe('GRUB A/B configuration', () => {
+  const cfg = grubConfig(planLayout(system(), target(), MiB));
+  it('chooses by named slot, passes root by partition label and rauc.slot', () => {
+    expect(cfg).toContain('set bakery_part=gpt2; set bakery_label=rootfsA');
+    expect(cfg).toContain('set bakery_part=gpt3; set bakery_label=rootfsB');
+    expect(cfg).toContain('root=PARTLABEL=${bakery_label} ro rootwait rauc.slot=${slot}');
+    expect(cfg).toContain('load_env --file ${envfile} ORDER A_OK A_TRY B_OK B_TRY');
+    expect(cfg).toContain('save_env --file ${envfile} ORDER A_OK A_TRY B_OK B_TRY');
+    // No menu index doubles as "nothing chosen" (the trap in RAUC's example config).
+    expect(cfg).not.toMatch(/default=\$|INDEX/);
+  });
+});
+
+describe('QEMU command line', () => {
+  it('boots EFI with a private variable store, an overlay disk and forwarded ssh', () => {
+    const args = qemuArgs(
+      { architecture: 'amd64', image: 'x', stateDir: '/s', memoryMiB: 512, cpus: 1, sshPort: 2222, restrictNetwork: true },
+      { code: '/fw/CODE.fd', vars: '/s/efivars.fd', overlay: '/s/disk.qcow2' },
+    ).join(' ');
+    expect(args).toContain('-accel kvm -accel tcg');
+    expect(args).toContain('if=pflash,format=raw,unit=0,readonly=on,file=/fw/CODE.fd');
+    expect(args).toContain('file=/s/disk.qcow2,if=virtio,format=qcow2');
+    expect(args).toContain('hostfwd=tcp:127.0.0.1:2222-:22,restrict=on');
+    expect(args).toContain('-m 512');
+  });
+});
