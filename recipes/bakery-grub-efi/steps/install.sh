@@ -1,12 +1,13 @@
 #!/bin/sh
 set -eu
 case "$BAKERY_ARCH" in
-  amd64) pkg=grub-efi-amd64-bin ;;
-  arm64) pkg=grub-efi-arm64-bin ;;
+  amd64) pkg=grub-efi-amd64-bin serial=ttyS0 ;;
+  arm64) pkg=grub-efi-arm64-bin serial=ttyAMA0 ;;
   *) echo "bakery-grub-efi: no GRUB EFI for $BAKERY_ARCH" >&2; exit 1 ;;
 esac
 [ -n "$(ls /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ] || apt-get update
 apt-get install -y --no-install-recommends "$pkg"
 # Read by the boot partition's grub.cfg from the slot it boots: the command line travels with
 # the slot, so an update can change it.
-printf 'set bakery_cmdline="%s"\n' "$RECIPE_PARAM_CMDLINE" > /boot/bakery-grub.cfg
+cmdline=${RECIPE_PARAM_CMDLINE:-console=tty0 console=$serial,115200 quiet}
+printf 'set bakery_cmdline="%s"\n' "$cmdline" > /boot/bakery-grub.cfg
