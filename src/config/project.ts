@@ -12,9 +12,7 @@ import { displayPath } from '../util/paths.js';
 import { checkProject } from './rules.js';
 import { LayerFile, RecipeFile, SystemsFile, type SystemEntry } from './schema.js';
 import { loadTargets, type Target } from './target.js';
-import { readToml } from './toml.js';
-import { validate } from './validate.js';
-import { vocabulary } from './vocabulary.js';
+import { readConfig } from './read-config.js';
 
 export type Origin = 'project' | 'builtin';
 
@@ -61,39 +59,19 @@ export async function loadProject(projectDir: string, builtinDir: string, env: N
   const diagnostics: Diagnostic[] = [];
   const systemsFile = path.join(dir, 'systems.toml');
   let settings: SystemsFile = SystemsFile.parse({});
-  if (existsSync(systemsFile)) {
-    const parsed = await readToml(systemsFile, displayPath(systemsFile));
-    if (!parsed.ok) diagnostics.push(parsed.diagnostic);
-    else {
-      const result = validate(SystemsFile, parsed.doc, vocabulary());
-      if (result.ok) settings = result.value;
-      else diagnostics.push(...result.diagnostics);
-    }
-  }
+  if (existsSync(systemsFile)) settings = (await readConfig(systemsFile, SystemsFile, diagnostics)) ?? settings;
 
   const layers = new Map<string, Layer>();
   for (const { name, file, origin } of await findEntries(dir, builtinDir, 'layers', 'file')) {
-    const parsed = await readToml(file, displayPath(file));
-    if (!parsed.ok) {
-      diagnostics.push(parsed.diagnostic);
-      continue;
-    }
-    const result = validate(LayerFile, parsed.doc, vocabulary());
-    if (result.ok) layers.set(name, { name, file: displayPath(file), origin, config: result.value });
-    else diagnostics.push(...result.diagnostics);
+    const config = await readConfig(file, LayerFile, diagnostics);
+    if (config) layers.set(name, { name, file: displayPath(file), origin, config });
   }
 
   const recipes = new Map<string, Recipe>();
   for (const { name, file, origin } of await findEntries(dir, builtinDir, 'recipes', 'dir')) {
     const recipeFile = path.join(file, 'recipe.toml');
-    const parsed = await readToml(recipeFile, displayPath(recipeFile));
-    if (!parsed.ok) {
-      diagnostics.push(parsed.diagnostic);
-      continue;
-    }
-    const result = validate(RecipeFile, parsed.doc, vocabulary());
-    if (result.ok) recipes.set(name, { name, dir: file, file: displayPath(recipeFile), origin, config: result.value });
-    else diagnostics.push(...result.diagnostics);
+    const config = await readConfig(recipeFile, RecipeFile, diagnostics);
+    if (config) recipes.set(name, { name, dir: file, file: displayPath(recipeFile), origin, config });
   }
 
   const targets = await loadTargets(await findEntries(dir, builtinDir, 'targets', 'file'), diagnostics);

@@ -7,9 +7,7 @@ import type { Diagnostic } from '../errors.js';
 import { displayPath } from '../util/paths.js';
 import type { Origin } from './project.js';
 import { Architecture, Name, Size } from './schema.js';
-import { readToml } from './toml.js';
-import { validate } from './validate.js';
-import { vocabulary } from './vocabulary.js';
+import { readConfig } from './read-config.js';
 
 export const PARTITION_ROLES = ['boot', 'boot-config', 'boot-a', 'boot-b', 'rootfs-a', 'rootfs-b', 'data', 'firmware', 'reserved'] as const;
 export const BOOT_FLOWS = ['grub-efi', 'rpi-tryboot', 'u-boot', 'jetson'] as const;
@@ -117,14 +115,8 @@ export interface Target {
 export async function loadTargets(entries: { name: string; file: string; origin: Origin }[], diagnostics: Diagnostic[]): Promise<Map<string, Target>> {
   const targets = new Map<string, Target>();
   for (const { name, file, origin } of entries) {
-    const parsed = await readToml(file, displayPath(file));
-    if (!parsed.ok) {
-      diagnostics.push(parsed.diagnostic);
-      continue;
-    }
-    const result = validate(TargetFile, parsed.doc, vocabulary());
-    if (result.ok) targets.set(name, { name, file: displayPath(file), origin, config: result.value });
-    else diagnostics.push(...result.diagnostics);
+    const config = await readConfig(file, TargetFile, diagnostics);
+    if (config) targets.set(name, { name, file: displayPath(file), origin, config });
   }
   return targets;
 }
