@@ -7,6 +7,7 @@ const EXECUTOR = { type: 'string', choices: ['auto', 'docker', 'local'], default
 export const GROUPS: Record<string, string> = {
   bake: 'build layers, images and bundles',
   cache: 'inspect and clean the layer cache',
+  keys: 'signing keys for bundles',
 };
 
 export const COMMANDS: CommandDefinition[] = [
@@ -32,6 +33,28 @@ export const COMMANDS: CommandDefinition[] = [
     },
     examples: [['$0 bake image demo-efi-amd64', 'build the demo image']],
     load: () => import('./commands/bake-image.js'),
+  },
+  {
+    path: 'bake bundle',
+    describe: 'build a signed RAUC update bundle (build/<system>/system.raucb) and its release manifest',
+    positionals: { system: { type: 'string', describe: 'system name', demandOption: true } },
+    options: {
+      executor: EXECUTOR,
+      version: { type: 'string', describe: 'the bundle\'s version (default: the system\'s version)' },
+      'without-compression': { type: 'boolean', default: false, describe: 'skip squashfs compression (fast local iteration)' },
+    },
+    load: () => import('./commands/bake-bundle.js'),
+  },
+  {
+    path: 'keys generate',
+    describe: 'make a development signing pair: keys/<name>.cert.pem and keys/<name>.key.pem (git-ignored)',
+    options: {
+      name: { type: 'string', default: 'dev', describe: 'file name stem' },
+      dir: { type: 'string', default: 'keys', describe: 'directory, relative to the project' },
+      force: { type: 'boolean', default: false, describe: 'replace an existing pair' },
+      executor: EXECUTOR,
+    },
+    load: () => import('./commands/keys-generate.js'),
   },
   {
     path: 'run',

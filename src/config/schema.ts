@@ -149,6 +149,16 @@ export const SystemEntry = z.strictObject({
   parameters: z.record(Name, z.record(z.string(), ParameterValue)).default({}),
   /** Files the target needs (bootloader blobs): `<input name> = "path"`, relative to the project. */
   inputs: z.record(Name, z.string()).default({}),
+  bundle: z
+    .strictObject({
+      /** RAUC's compatible string; the device refuses bundles of another. Default: the system's name. */
+      compatible: z.string().min(1).optional(),
+      /** Signing certificate (PEM), relative to the project; default keys/dev.cert.pem. */
+      cert: z.string().default('keys/dev.cert.pem'),
+      /** Signing key (PEM); BAKERY_SIGNING_KEY (a path) overrides it for CI secrets. */
+      key: z.string().default('keys/dev.key.pem'),
+    })
+    .default({ cert: 'keys/dev.cert.pem', key: 'keys/dev.key.pem' }),
 });
 export type SystemEntry = z.infer<typeof SystemEntry>;
 

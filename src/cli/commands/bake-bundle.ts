@@ -1,0 +1,26 @@
+import { signingPair } from '../../bundle/keys.js';
+import { buildBundle } from '../../bundle/build-bundle.js';
+import { findSystem } from '../../engine/system.js';
+import { runAllCleanups } from '../../util/cleanup.js';
+import type { CommandRun } from '../command.js';
+import { projectFor, workerFor } from '../context.js';
+import { bakeImage } from './bake-image.js';
+
+type Args = { system: string; executor: string; version?: string; 'without-compression': boolean };
+
+export async function run({ args, io }: CommandRun<Args>) {
+  const project = await projectFor(args, io);
+  const { system } = findSystem(project, args.system);
+  // Keys are checked before any work: a missing or mismatched key fails in a second, not after a build.
+  const keys = await signingPair(project, system, io.env);
+  const version = args.version ?? system.version;
+  const image = await bakeImage({ ...args, 'dry-run': false }, io);
+  const executor = await workerFor(project, args, io);
+  try {
+    const result = await buildBundle(executor, system, image, keys, { version, compress: !args['without-compression'], sourceDateEpoch: project.sourceDateEpoch });
+    if (!args.json) io.stdout.write(`${result.bundle}\n${result.manifest}\n  compatible ${result.release.compatible}, version ${version}, ${result.release.bundle.size} bytes, sha256 ${result.release.bundle.sha256}\n`);
+    return result.release;
+  } finally {
+    await runAllCleanups();
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Signed update bundles from the same build as the image: keys, `bake bundle`, the release
+ * manifest, verification with RAUC, refusal of tampered or foreign bundles, the key kept out.
+ */
+import { execa } from 'execa';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bakery, tempProject } from '../helpers.js';
+
+const SYSTEM = 'bundled';
+let project: string;
+
+beforeAll(async () => {
+  project = await tempProject({
+    'systems.toml': `[systems.${SYSTEM}]\nlayer = "demo"\narchitecture = "amd64"\ntarget = "generic-efi"\nversion = "2.0.0"\n[systems.${SYSTEM}.bundle]\ncompatible = "bakery-test-device"\n`,
+  });
+});
+
+const out = () => path.join(project, 'build', SYSTEM);
+
+describe('signing keys and bundles', () => {
+  it('refuses to bundle without a key, before building anything', async () => {
+    const r = await bakery(['bake', 'bundle', SYSTEM, '--project', project]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('signing certificate');
+    expect(r.stderr).toContain('bakery keys generate');
+  });
+
+  it('keys generate makes a pair valid since 1970, the private half git-ignored', async () => {
+    const r = await bakery(['keys', 'generate', '--json', '--project', project]);
+    expect(r.code).toBe(0);
+    const { cert, key } = JSON.parse(r.stdout);
+    const text = (await execa('openssl', ['x509', '-in', cert, '-noout', '-startdate', '-ext', 'extendedKeyUsage'])).stdout;
+    expect(text).toContain('notBefore=Jan  1 00:00:00 1970 GMT');
+    expect(text).toContain('Code Signing');
+    expect(await readFile(path.join(project, '.gitignore'), 'utf8')).toContain('keys/*.key.pem');
+    expect(((await import('node:fs')).statSync(key).mode & 0o777).toString(8)).toBe('600');
+    const again = await bakery(['keys', 'generate', '--project', project]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('--force');
+  });
+
+  it('a key that does not belong to the certificate is refused before any work', async () => {
+    const other = await tempProject({});
+    expect((await bakery(['keys', 'generate', '--project', other])).code).toBe(0);
+    const r = await bakery(['bake', 'bundle', SYSTEM, '--project', project], { env: { BAKERY_SIGNING_KEY: path.join(other, 'keys/dev.key.pem') } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('does not belong to the certificate');
+  });
+
+  it('bake bundle: a verity bundle RAUC verifies, with the image\'s own slot image, and a release manifest', async () => {
+    const r = await bakery(['bake', 'bundle', SYSTEM, '--json', '--without-compression', '--project', project]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const release = JSON.parse(r.stdout);
+    expect(release).toMatchObject({ system: SYSTEM, compatible: 'bakery-test-device', version: '2.0.0', bundle: { file: 'system.raucb', format: 'verity' } });
+    const bundle = path.join(out(), 'system.raucb');
+    expect(JSON.parse(await readFile(path.join(out(), 'system.raucb.json'), 'utf8'))).toEqual(release);
+    const { stdout: sha } = await execa('sha256sum', [bundle]);
+    expect(sha.split(' ')[0]).toBe(release.bundle.sha256);
+    const info = (await execa('rauc', ['info', '--keyring', path.join(project, 'keys/dev.cert.pem'), '--output-format=shell', bundle])).stdout;
+    expect(info).toContain("RAUC_MF_COMPATIBLE='bakery-test-device'");
+    expect(info).toContain("RAUC_MF_VERSION='2.0.0'");
+    expect(info).toContain("RAUC_MF_BUNDLE_FORMAT='verity'");
+    // The slot image in the bundle is the image's rootfs A, byte for byte.
+    const buildInfo = JSON.parse(await readFile(path.join(out(), 'build-info.json'), 'utf8'));
+    const slot = buildInfo.image.partitions.find((p: { role: string }) => p.role === 'rootfs-a');
+    const digest = /RAUC_IMAGE_DIGEST_0='([0-9a-f]+)'/.exec(info)![1];
+    const { stdout: slotSha } = await execa('sh', ['-c', `dd if=${path.join(out(), 'system.img')} bs=1M skip=${slot.start / 2 ** 20} count=${slot.size / 2 ** 20} status=none | sha256sum`]);
+    expect(slotSha.split(' ')[0]).toBe(digest);
+  });
+
+  it('a bundle with one flipped byte, or checked against another certificate, is refused', async () => {
+    const bundle = path.join(out(), 'system.raucb');
+    const cert = path.join(project, 'keys/dev.cert.pem');
+    const tampered = path.join(project, 'tampered.raucb');
+    const bytes = await readFile(bundle);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    await writeFile(tampered, bytes);
+    const flipped = await execa('rauc', ['info', '--keyring', cert, tampered], { reject: false });
+    expect(flipped.exitCode).not.toBe(0);
+    const other = await tempProject({});
+    await bakery(['keys', 'generate', '--project', other]);
+    const foreign = await execa('rauc', ['info', '--keyring', path.join(other, 'keys/dev.cert.pem'), bundle], { reject: false });
+    expect(foreign.exitCode).not.toBe(0);
+  });
+
+  it('the private key appears in no output, log or build info', async () => {
+    const key = await readFile(path.join(project, 'keys/dev.key.pem'), 'utf8');
+    const body = key.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+    const needle = body.slice(10, 50);
+    const files = [path.join(out(), 'system.raucb'), path.join(out(), 'system.img'), path.join(out(), 'build-info.json'), path.join(out(), 'system.raucb.json')];
+    for (const log of await readdir(path.join(out(), 'logs'))) files.push(path.join(out(), 'logs', log));
+    for (const f of files) {
+      const { exitCode } = await execa('grep', ['-qF', needle, f], { reject: false });
+      expect(exitCode, f).toBe(1);
+    }
+  });
+});
