@@ -1,5 +1,5 @@
 /** Draws engine task trees with listr2: a live tree on a terminal, plain lines in CI, nothing with --json. */
-import { Listr, ProcessOutput, type ListrTask } from 'listr2';
+import { Listr, ListrLogger, ProcessOutput, type ListrTask } from 'listr2';
 import type { Task } from '../engine/tasks.js';
 import type { CliIO } from './io.js';
 
@@ -15,6 +15,8 @@ export async function runWithProgress(tasks: Task[], io: CliIO, options: { json:
     registerSignalListeners: false,
     rendererOptions: {
       processOutput: output,
+      // The plain-line renderer writes through its logger: progress goes to stderr, never stdout.
+      logger: new ListrLogger({ processOutput: output }),
       collapseSubtasks: true,
       collapseSkips: false,
       showSkipMessage: true,

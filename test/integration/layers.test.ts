@@ -10,7 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { bakery, tempProject } from '../helpers.js';
 
-const CACHE = path.join(tmpdir(), 'bakery-integration-cache');
+// A cache of this run's own, so that nothing else on the host (another build, another run) meets it.
+const CACHE = path.join(tmpdir(), `bakery-integration-cache-${process.pid}`);
 const env = { BAKERY_CACHE_DIR: CACHE };
 const CLI = path.resolve(__dirname, '../../dist/cli/main.js');
 
@@ -47,9 +48,24 @@ function layers(stdout: string) {
   return JSON.parse(stdout).layers as { layer: string; status: string; key: string; tar: string }[];
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** No worker of this test process or of a bakery process that is gone; other live builds are not ours to judge. */
 async function noLeftovers() {
-  const { stdout } = await execa('docker', ['ps', '-aq', '--filter', 'label=dev.bakery.worker']);
-  expect(stdout.trim()).toBe('');
+  const { stdout } = await execa('docker', ['ps', '-a', '--filter', 'label=dev.bakery.worker', '--format', '{{.ID}} {{.Label "dev.bakery.pid"}}']);
+  const ours = stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(' '))
+    .filter(([, pid]) => Number(pid) === process.pid || !alive(Number(pid)));
+  expect(ours).toEqual([]);
   expect(await readdir(path.join(CACHE, 'work'))).toEqual([]);
   expect(await readdir(path.join(CACHE, 'locks'))).toEqual([]);
   expect(await readdir(path.join(CACHE, 'tmp'))).toEqual([]);
@@ -95,6 +111,10 @@ describe('layers in the Docker worker', () => {
     const r = await bakery(['bake', 'layer', 'base', '--json', '--project', project], { env });
     expect(r.code).toBe(0);
     expect(layers(r.stdout).map((l) => l.status)).toEqual(['hit', 'hit']);
+    // Without --json: results on stdout, progress on stderr.
+    const plain = await bakery(['bake', 'layer', 'base', '--project', project], { env });
+    expect(plain.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^debian-trixie \(amd64\)  cache hit  \w{12}  \//), expect.stringMatching(/^base \(amd64\)  cache hit  \w{12}  \//)]);
+    expect(plain.stderr).toContain('SKIPPED: cached');
   });
 
   it('a one-byte recipe change rebuilds only the layer that applies it', async () => {
@@ -177,4 +197,9 @@ describe('layers on the local executor', () => {
     expect(await tarFile(child!.tar, 'etc/greeting')).toBe('hello from bakery');
     await noLeftovers();
   });
+});
+
+afterAll(async () => {
+  // The layers hold root-owned files; this cache is this run's alone.
+  await rm(CACHE, { recursive: true, force: true });
 });
