@@ -21,11 +21,12 @@ export function buildDir(project: Project): string {
   return path.join(project.dir, 'build');
 }
 
-export async function workerFor(project: Project, args: GlobalArgs & { executor?: string }, io: CliIO): Promise<Executor> {
+/** The worker for a command; `readOnly` adds directories it must read (a signing key kept outside the project). */
+export async function workerFor(project: Project, args: GlobalArgs & { executor?: string }, io: CliIO, readOnly: string[] = []): Promise<Executor> {
   return openExecutor({
     choice: (args.executor ?? 'auto') as ExecutorChoice,
     mirror: mirrorFrom(io),
-    mounts: { readWrite: [project.cacheDir, buildDir(project)], readOnly: [project.dir, BAKERY_HOME] },
+    mounts: { readWrite: [project.cacheDir, buildDir(project)], readOnly: [project.dir, BAKERY_HOME, ...readOnly] },
     log: (line) => {
       if (!args.json) io.stderr.write(`${line}\n`);
     },

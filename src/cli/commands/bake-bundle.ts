@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { signingPair } from '../../bundle/keys.js';
 import { buildBundle } from '../../bundle/build-bundle.js';
 import { findSystem } from '../../engine/system.js';
@@ -15,7 +16,7 @@ export async function run({ args, io }: CommandRun<Args>) {
   const keys = await signingPair(project, system, io.env);
   const version = args.version ?? system.version;
   const image = await bakeImage({ ...args, 'dry-run': false }, io);
-  const executor = await workerFor(project, args, io);
+  const executor = await workerFor(project, args, io, [path.dirname(keys.key), path.dirname(keys.cert)]);
   try {
     const result = await buildBundle(executor, system, image, keys, { version, compress: !args['without-compression'], sourceDateEpoch: project.sourceDateEpoch });
     if (!args.json) io.stdout.write(`${result.bundle}\n${result.manifest}\n  compatible ${result.release.compatible}, version ${version}, ${result.release.bundle.size} bytes, sha256 ${result.release.bundle.sha256}\n`);

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../../errors.js';
 import { IMAGE_TOOL } from '../../image/build-image.js';
@@ -24,11 +24,22 @@ export async function run({ args, io }: CommandRun<Args>) {
   const current = existsSync(ignore) ? await readFile(ignore, 'utf8') : '';
   if (!current.split('\n').includes(rule)) await writeFile(ignore, `${current}${current && !current.endsWith('\n') ? '\n' : ''}${rule}\n`);
   const executor = await workerFor(project, args, io);
+  let output = '';
   try {
-    await executor.exec([IMAGE_TOOL, 'keygen', cert, key, `bakery ${args.name} signing (${path.basename(project.dir)})`], { output: () => undefined });
+    await executor.exec([IMAGE_TOOL, 'keygen', `bakery ${args.name} signing (${path.basename(project.dir)})`], { output: (c) => (output += c.toString()) });
+  } catch (err) {
+    throw new UserError(`making the signing pair failed: ${output.trim() || String(err)}`);
   } finally {
     await runAllCleanups();
   }
+  const certPem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(output)?.[0];
+  const keyPem = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/.exec(output)?.[0];
+  if (!certPem || !keyPem) throw new UserError('making the signing pair failed: openssl printed no certificate and key');
+  // Temporary names, then rename: never a half-written key under the final name.
+  await writeFile(`${key}.new`, keyPem, { mode: 0o600 });
+  await writeFile(`${cert}.new`, certPem, { mode: 0o644 });
+  await rename(`${key}.new`, key);
+  await rename(`${cert}.new`, cert);
   if (!args.json) io.stdout.write(`certificate: ${cert}\nprivate key: ${key} (keep it secret; git-ignored)\n`);
   return { cert, key };
 }
