@@ -2,13 +2,13 @@
  * Planning: from a layer name and an architecture to the chain of layer builds with their cache
  * keys. Pure apart from hashing recipe files; no Docker, no root — `bake --dry-run` prints it.
  */
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { resolveParameters, type ResolvedParameters } from '../config/parameters.js';
 import type { Layer, Project, Recipe } from '../config/project.js';
 import type { Architecture, Bootstrap } from '../config/schema.js';
 import { UserError } from '../errors.js';
-import { BAKERY_HOME } from '../util/paths.js';
 import { canonicalJson, hashTree, sha256 } from './hash.js';
+import { ROOTFS_TOOL } from './steps.js';
 
 /** Bumped when the way layers are built changes incompatibly. */
 export const LAYER_FORMAT = 1;
@@ -47,9 +47,9 @@ export interface SyntheticLayer {
   system: string;
 }
 
-/** The worker's scripts are part of every key: a change to how steps run rebuilds. */
-function workerScriptsHash(): Promise<string> {
-  return hashTree(path.join(BAKERY_HOME, 'worker', 'bin'));
+/** The tool that runs layer steps is part of every key: a change to how steps run rebuilds. */
+async function layerToolHash(): Promise<string> {
+  return sha256(await readFile(ROOTFS_TOOL));
 }
 
 /**
@@ -106,7 +106,7 @@ export async function planLayer(
 
   const plans: LayerPlan[] = [];
   const applied = new Set<string>();
-  const tools = `${options.toolsId}/${await workerScriptsHash()}`;
+  const tools = `${options.toolsId}/${await layerToolHash()}`;
   for (const layer of chain) {
     const recipes: RecipeApplication[] = [];
     for (const name of orderRecipes(project, layer.recipes, applied, layer.explicit)) {
