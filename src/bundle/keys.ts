@@ -4,10 +4,76 @@
  */
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Project, System } from '../config/project.js';
 import { UserError } from '../errors.js';
+import type { Executor } from '../executor/executor.js';
+import { IMAGE_TOOL } from '../image/build-image.js';
+
+const DEFAULT_CERT = 'keys/dev.cert.pem';
+const DEFAULT_KEY = 'keys/dev.key.pem';
+
+/**
+ * Makes a self-signed pair (EC P-256, valid from 1970, codeSigning) with the worker's openssl and
+ * writes it on the host: the key mode 600 and git-ignored, both under temporary names first.
+ */
+export async function generateSigningPair(project: Project, executor: Executor, dir: string, name: string): Promise<SigningPair> {
+  const cert = path.join(dir, `${name}.cert.pem`);
+  const key = path.join(dir, `${name}.key.pem`);
+  await mkdir(dir, { recursive: true });
+  const ignore = path.join(project.dir, '.gitignore');
+  const rule = `${path.relative(project.dir, dir) || '.'}/*.key.pem`;
+  const current = existsSync(ignore) ? await readFile(ignore, 'utf8') : '';
+  if (!current.split('\n').includes(rule)) await writeFile(ignore, `${current}${current && !current.endsWith('\n') ? '\n' : ''}${rule}\n`);
+  let output = '';
+  try {
+    await executor.exec([IMAGE_TOOL, 'keygen', `bakery ${name} signing (${path.basename(project.dir)})`], { output: (c) => (output += c.toString()) });
+  } catch (err) {
+    throw new UserError(`making the signing pair failed: ${output.trim() || String(err)}`);
+  }
+  const certPem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(output)?.[0];
+  const keyPem = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/.exec(output)?.[0];
+  if (!certPem || !keyPem) throw new UserError('making the signing pair failed: openssl printed no certificate and key');
+  await writeFile(`${key}.new`, keyPem, { mode: 0o600 });
+  await writeFile(`${cert}.new`, certPem, { mode: 0o644 });
+  await rename(`${key}.new`, key);
+  await rename(`${cert}.new`, cert);
+  return { cert, key };
+}
+
+/** The keyring file the device trusts: `bundle.keyring`, else the signing certificate. */
+export function keyringPath(project: Project, system: System): string {
+  return path.resolve(project.dir, system.bundle.keyring ?? system.bundle.cert);
+}
+
+/** The keyring's PEM text, or undefined when the file does not exist. */
+export async function readKeyring(project: Project, system: System): Promise<string | undefined> {
+  const file = keyringPath(project, system);
+  if (!existsSync(file)) return undefined;
+  const text = await readFile(file, 'utf8');
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new UserError(`system ${system.name}: ${file} holds no PEM certificate (the keyring devices trust)`);
+  return text.trim() + '\n';
+}
+
+/**
+ * The keyring for an image build. A system on the default development paths with no pair yet gets
+ * one made (the first `bake image` of a new project just works); configured paths must exist.
+ */
+export async function keyringForBuild(project: Project, system: System, executor: Executor, env: NodeJS.ProcessEnv, notice: (line: string) => void): Promise<string> {
+  const existing = await readKeyring(project, system);
+  if (existing) return existing;
+  const onDefaults = system.bundle.cert === DEFAULT_CERT && system.bundle.key === DEFAULT_KEY && system.bundle.keyring === undefined && !env.BAKERY_SIGNING_KEY;
+  if (!onDefaults || existsSync(path.resolve(project.dir, DEFAULT_KEY))) {
+    throw new UserError(
+      `system ${system.name}: the certificate devices trust, ${keyringPath(project, system)}, does not exist`,
+      'images carry it as RAUC keyring; make a pair with `bakery keys generate`, or set [systems.' + system.name + '.bundle] cert/keyring',
+    );
+  }
+  const pair = await generateSigningPair(project, executor, path.resolve(project.dir, path.dirname(DEFAULT_CERT)), 'dev');
+  notice(`made a development signing pair: ${path.relative(project.dir, pair.cert)} (devices trust it), ${path.relative(project.dir, pair.key)} (git-ignored); use your own for production`);
+  return (await readKeyring(project, system))!;
+}
 
 export interface SigningPair {
   cert: string;

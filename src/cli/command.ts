@@ -14,6 +14,9 @@ export interface GlobalArgs {
   debug: boolean;
 }
 
+/** A command's result may carry its exit code under this key (e.g. `test` with failed runs). */
+export const EXIT_CODE = Symbol('exit code');
+
 export interface CommandRun<A> {
   args: A & GlobalArgs;
   io: CliIO;

@@ -72,6 +72,21 @@ export const COMMANDS: CommandDefinition[] = [
     load: () => import('./commands/run.js'),
   },
   {
+    path: 'test',
+    describe: 'run the test workflows (tests/*.toml) on systems booted in QEMU; JUnit XML for CI',
+    positionals: { systems: { type: 'string', array: true, describe: 'systems to test (default: those the workflows name)' } },
+    options: {
+      workflow: { type: 'string', array: true, describe: 'run only this workflow (tests/<name>.toml); repeatable' },
+      jobs: { type: 'number', default: 1, describe: 'machines running at once' },
+      junit: { type: 'string', describe: 'also write the JUnit XML here' },
+      'without-compression': { type: 'boolean', default: false, describe: 'bundles for install steps without squashfs compression (faster)' },
+      keep: { type: 'boolean', default: false, describe: 'keep each machine\'s disk overlay after the run' },
+      executor: EXECUTOR,
+    },
+    examples: [['$0 test demo-efi-amd64 --junit results.xml', 'run every workflow on the demo system']],
+    load: () => import('./commands/test.js'),
+  },
+  {
     path: 'list',
     describe: 'list systems, layers, recipes and targets',
     load: () => import('./commands/list.js'),

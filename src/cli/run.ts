@@ -8,7 +8,7 @@ import yargs, { type Argv } from 'yargs';
 import { ConfigError, InterruptedError, UsageError, UserError } from '../errors.js';
 import { runAllCleanups } from '../util/cleanup.js';
 import { BAKERY_HOME } from '../util/paths.js';
-import { GLOBAL_OPTIONS, type CommandDefinition } from './command.js';
+import { EXIT_CODE, GLOBAL_OPTIONS, type CommandDefinition } from './command.js';
 import type { CliIO } from './io.js';
 import { COMMANDS, GROUPS } from './registry.js';
 
@@ -91,7 +91,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const result = await run({ args: chosen.args as never, io });
     const args = chosen.args as { json?: boolean };
     if (args.json && result !== undefined) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    return 0;
+    return (result as { [EXIT_CODE]?: number } | undefined)?.[EXIT_CODE] ?? 0;
   } catch (err) {
     return reportError(err, io, debug);
   } finally {

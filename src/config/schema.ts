@@ -116,6 +116,15 @@ export type LayerFile = z.infer<typeof LayerFile>;
 
 // ---------------------------------------------------------------- systems.toml
 
+/** A duration: seconds, or a string like "90s", "5m", "1h"; parsed to seconds. */
+export const Duration = z.union([
+  z.number().int().positive(),
+  z
+    .string()
+    .regex(/^\d+(s|m|h)$/, 'a duration like "90s", "5m" or "1h"')
+    .transform((v) => Number(v.slice(0, -1)) * { s: 1, m: 60, h: 3600 }[v.slice(-1) as 's' | 'm' | 'h']),
+]);
+
 export const CacheSettings = z.strictObject({
   /** Where built layers and downloaded packages are kept; default `~/.cache/bakery` (BAKERY_CACHE_DIR overrides). */
   dir: z.string().optional(),
@@ -157,8 +166,21 @@ export const SystemEntry = z.strictObject({
       cert: z.string().default('keys/dev.cert.pem'),
       /** Signing key (PEM); BAKERY_SIGNING_KEY (a path) overrides it for CI secrets. */
       key: z.string().default('keys/dev.key.pem'),
+      /** Certificate(s) the device trusts (PEM); default: the signing certificate. A CA for production. */
+      keyring: z.string().optional(),
     })
     .default({ cert: 'keys/dev.cert.pem', key: 'keys/dev.key.pem' }),
+  /** When the device confirms a booted slot: every check in /etc/bakery/health.d passes in time. */
+  health: z
+    .strictObject({
+      /** How long the checks get, e.g. "90s" or "5m" (each check is retried until then). */
+      timeout: Duration.default(300),
+      /** A failed check reboots (falling back to the previous slot) or stays up unconfirmed. */
+      'on-failure': z.enum(['reboot', 'stay']).default('reboot'),
+      /** The built-in check that no systemd unit has failed. */
+      'check-failed-units': z.boolean().default(true),
+    })
+    .default({ timeout: 300, 'on-failure': 'reboot', 'check-failed-units': true }),
 });
 export type SystemEntry = z.infer<typeof SystemEntry>;
 

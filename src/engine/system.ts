@@ -24,23 +24,45 @@ export function findSystem(project: Project, name: string): { system: System; ta
   return { system, target: project.targets.get(system.target)! };
 }
 
+/** What the device side of updates needs from the build host: the certificate(s) it trusts. */
+export interface SystemSecrets {
+  /** PEM text of the RAUC keyring; undefined when the certificate does not exist (yet). */
+  keyring?: string;
+}
+
 /** Recipe parameters of the system's own layer: its explicit ones, plus its runtime settings. */
-export function systemParameters(system: System, target: Target): Record<string, Record<string, string | number | boolean>> {
+export function systemParameters(system: System, target: Target, secrets: SystemSecrets = {}): Record<string, Record<string, string | number | boolean>> {
   const params: Record<string, Record<string, string | number | boolean>> = structuredClone(system.parameters);
   if (target.config.recipes.includes('bakery-readonly-root')) {
     const ro = (params['bakery-readonly-root'] ??= {});
     if (system['overlay-size'] !== undefined) ro.overlay_size = system['overlay-size'];
     if (system['persistent-paths'].length) ro.persistent_paths = [String(ro.persistent_paths ?? ''), ...system['persistent-paths']].join(' ').trim();
   }
+  if (target.config.recipes.includes('bakery-rauc')) {
+    const partition = (...roles: string[]) => target.config.partitions.find((p) => roles.includes(p.role))?.name;
+    // Explicit [systems.x.parameters.bakery-rauc] values win over what is derived here.
+    params['bakery-rauc'] = {
+      compatible: system.bundle.compatible ?? system.name,
+      keyring: secrets.keyring ?? '',
+      bootloader: target.config['rauc-bootloader'],
+      boot_partition: partition('boot', 'boot-config', 'boot-a') ?? 'boot',
+      slot_a: partition('rootfs-a')!,
+      slot_b: partition('rootfs-b')!,
+      health_timeout: system.health.timeout,
+      on_failure: system.health['on-failure'],
+      check_failed_units: system.health['check-failed-units'],
+      ...params['bakery-rauc'],
+    };
+  }
   return params;
 }
 
-export async function planSystem(project: Project, name: string, options: PlanOptions): Promise<SystemPlan> {
+export async function planSystem(project: Project, name: string, options: PlanOptions, secrets: SystemSecrets = {}): Promise<SystemPlan> {
   const { system, target } = findSystem(project, name);
   const layers = await planLayer(project, system.layer, system.architecture, options, {
     name: system.name,
     recipes: target.config.recipes,
-    parameters: systemParameters(system, target),
+    parameters: systemParameters(system, target, secrets),
     system: system.name,
   });
   return { system, target, layers, rootfs: layers.at(-1)! };

@@ -24,6 +24,8 @@ export interface VmOptions {
   restrictNetwork: boolean;
   /** The overlay's virtual size: a bigger disk than the image, as a real device would have. */
   diskBytes?: number;
+  /** More disks, read-only, each with a serial the guest sees in /dev/disk/by-id/virtio-<serial>. */
+  extraDrives?: { file: string; serial: string }[];
 }
 
 const QEMU: Record<Architecture, string> = { amd64: 'qemu-system-x86_64', arm64: 'qemu-system-aarch64' };
@@ -41,6 +43,10 @@ export function qemuArgs(o: VmOptions, files: { code: string; vars: string; over
     '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${files.code}`,
     '-drive', `if=pflash,format=raw,unit=1,file=${files.vars}`,
     '-drive', `file=${files.overlay},if=virtio,format=qcow2,cache=unsafe`,
+    ...(o.extraDrives ?? []).flatMap((d, i) => [
+      '-drive', `file=${d.file},if=none,id=extra${i},format=raw,readonly=on`,
+      '-device', `virtio-blk-pci,drive=extra${i},serial=${d.serial}`,
+    ]),
     '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${o.sshPort}-:22${o.restrictNetwork ? ',restrict=on' : ''}`,
     '-device', 'virtio-net-pci,netdev=net0',
     '-device', 'virtio-rng-pci',

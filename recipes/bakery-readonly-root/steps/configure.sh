@@ -18,4 +18,7 @@ chmod 600 /var/lib/systemd/random-seed
 grep -q ' /data ' /etc/fstab || echo 'PARTLABEL=data /data ext4 defaults,noatime,nofail 0 2' >> /etc/fstab
 chmod 755 /etc/initramfs-tools/hooks/bakery /etc/initramfs-tools/scripts/init-bottom/bakery /usr/libexec/bakery/*
 systemctl enable bakery-grow-data.service
+# /etc/machine-id is bind-mounted from /data (a mount point), which makes systemd try to
+# "commit" it to the read-only root and fail; the id is already persistent.
+systemctl mask systemd-machine-id-commit.service
 update-initramfs -u -k all

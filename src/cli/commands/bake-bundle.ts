@@ -9,7 +9,8 @@ import { bakeImage } from './bake-image.js';
 
 type Args = { system: string; executor: string; version?: string; 'without-compression': boolean };
 
-export async function run({ args, io }: CommandRun<Args>) {
+/** Builds the system's image (if needed) and its signed bundle; shared with `test`. */
+export async function bakeBundle(args: Args & CommandRun<object>['args'], io: CommandRun<object>['io']) {
   const project = await projectFor(args, io);
   const { system } = findSystem(project, args.system);
   // Keys are checked before any work: a missing or mismatched key fails in a second, not after a build.
@@ -19,9 +20,15 @@ export async function run({ args, io }: CommandRun<Args>) {
   const executor = await workerFor(project, args, io, [path.dirname(keys.key), path.dirname(keys.cert)]);
   try {
     const result = await buildBundle(executor, system, image, keys, { version, compress: !args['without-compression'], sourceDateEpoch: project.sourceDateEpoch });
-    if (!args.json) io.stdout.write(`${result.bundle}\n${result.manifest}\n  compatible ${result.release.compatible}, version ${version}, ${result.release.bundle.size} bytes, sha256 ${result.release.bundle.sha256}\n`);
-    return result.release;
+    return result;
   } finally {
     await runAllCleanups();
   }
+}
+
+export async function run({ args, io }: CommandRun<Args>) {
+  const result = await bakeBundle(args, io);
+  const { release } = result;
+  if (!args.json) io.stdout.write(`${result.bundle}\n${result.manifest}\n  compatible ${release.compatible}, version ${release.version}, ${release.bundle.size} bytes, sha256 ${release.bundle.sha256}\n`);
+  return release;
 }

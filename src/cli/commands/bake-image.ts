@@ -2,6 +2,7 @@ import path from 'node:path';
 import { layerTasks, type LayerResult } from '../../engine/build-layer.js';
 import { LayerCache } from '../../engine/cache.js';
 import { LogDir } from '../../engine/logs.js';
+import { keyringForBuild, readKeyring } from '../../bundle/keys.js';
 import { findSystem, planSystem } from '../../engine/system.js';
 import { planLayout } from '../../image/layout.js';
 import { imageTasks, type ImageBuild } from '../../image/build-image.js';
@@ -24,7 +25,10 @@ export async function bakeImage(args: Args & CommandRun<object>['args'], io: Com
   const cache = new LayerCache(project.cacheDir);
   await cache.init();
   const executor = await workerFor(project, args, io);
-  const plan = await planSystem(project, args.system, { toolsId: executor.toolsId, mirror: mirrorFrom(io) });
+  const secrets = target.config.recipes.includes('bakery-rauc')
+    ? { keyring: await keyringForBuild(project, system, executor, io.env, (line) => { if (!args.json) io.stderr.write(`${line}\n`); }) }
+    : {};
+  const plan = await planSystem(project, args.system, { toolsId: executor.toolsId, mirror: mirrorFrom(io) }, secrets);
   const results = new Map<string, LayerResult>();
   const logs = new LogDir(path.join(buildDir(project), args.system, 'logs'));
   const env = { project, executor, cache, logs, mirror: mirrorFrom(io), system: args.system };
@@ -57,7 +61,7 @@ export async function bakeImage(args: Args & CommandRun<object>['args'], io: Com
 export async function run({ args, io }: CommandRun<Args>) {
   if (args['dry-run']) {
     const project = await projectFor(args, io);
-    const plan = await planSystem(project, args.system, { toolsId: await predictToolsId(args.executor as ExecutorChoice), mirror: mirrorFrom(io) });
+    const plan = await planSystem(project, args.system, { toolsId: await predictToolsId(args.executor as ExecutorChoice), mirror: mirrorFrom(io) }, { keyring: await readKeyring(project, findSystem(project, args.system).system) });
     const layers = describePlan(plan.layers);
     if (!args.json) for (const p of layers) io.stdout.write(`${p.layer}  ${p.key.slice(0, 12)}  ${p.recipes.map((r) => r.name).join(', ') || '(bootstrap only)'}\n`);
     return { system: args.system, target: plan.target.name, plan: layers };
