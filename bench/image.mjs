@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { time } from './timing.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const cli = path.join(root, 'dist/cli/main.js');
@@ -14,13 +15,6 @@ const out = path.join(root, 'build', system);
 const env = { ...process.env, CI: '1' };
 const scratch = mkdtempSync(path.join(tmpdir(), 'bakery-bench-'));
 
-function time(label, fn) {
-  const start = process.hrtime.bigint();
-  fn();
-  const s = Number(process.hrtime.bigint() - start) / 1e9;
-  console.log(`${label.padEnd(60)} ${s.toFixed(2).padStart(7)} s`);
-  return s;
-}
 const sh = (cmd) => execFileSync('sh', ['-c', cmd], { stdio: ['ignore', 'ignore', 'inherit'] });
 const bakery = (...args) => execFileSync('node', [cli, ...args], { env, stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
 

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { time } from './timing.mjs';
 
 const cli = path.resolve(import.meta.dirname, '../dist/cli/main.js');
 const scratch = mkdtempSync(path.join(tmpdir(), 'bakery-bench-'));
@@ -13,13 +14,6 @@ const cache = path.join(scratch, 'cache');
 const env = { ...process.env, BAKERY_CACHE_DIR: cache, CI: '1' };
 const mirror = process.env.BAKERY_MIRROR ? [process.env.BAKERY_MIRROR] : [];
 
-function time(label, fn) {
-  const start = process.hrtime.bigint();
-  fn();
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  console.log(`${label.padEnd(58)} ${seconds.toFixed(2).padStart(7)} s`);
-  return seconds;
-}
 const bakery = (...args) => execFileSync('node', [cli, ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] });
 
 try {

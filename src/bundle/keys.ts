@@ -23,9 +23,12 @@ export async function generateSigningPair(project: Project, executor: Executor, 
   const key = path.join(dir, `${name}.key.pem`);
   await mkdir(dir, { recursive: true });
   const ignore = path.join(project.dir, '.gitignore');
-  const rule = `${path.relative(project.dir, dir) || '.'}/*.key.pem`;
+  const relDir = path.relative(project.dir, dir) || '.';
+  const rule = `${relDir}/*.key.pem`;
   const current = existsSync(ignore) ? await readFile(ignore, 'utf8') : '';
-  if (!current.split('\n').includes(rule)) await writeFile(ignore, `${current}${current && !current.endsWith('\n') ? '\n' : ''}${rule}\n`);
+  const lines = current.split('\n').map((l) => l.trim());
+  // Already ignored: the rule itself, or the whole directory.
+  if (![rule, relDir, `${relDir}/`, `/${relDir}/`].some((r) => lines.includes(r))) await writeFile(ignore, `${current}${current && !current.endsWith('\n') ? '\n' : ''}${rule}\n`);
   let output = '';
   try {
     await executor.exec([IMAGE_TOOL, 'keygen', `bakery ${name} signing (${path.basename(project.dir)})`], { output: (c) => (output += c.toString()) });

@@ -123,7 +123,7 @@ export const Duration = z.union([
     .string()
     .regex(/^\d+(s|m|h)$/, 'a duration like "90s", "5m" or "1h"')
     .transform((v) => Number(v.slice(0, -1)) * { s: 1, m: 60, h: 3600 }[v.slice(-1) as 's' | 'm' | 'h']),
-]);
+], { error: 'a duration: seconds, or a string like "90s", "5m" or "1h"' });
 
 export const CacheSettings = z.strictObject({
   /** Where built layers and downloaded packages are kept; default `~/.cache/bakery` (BAKERY_CACHE_DIR overrides). */

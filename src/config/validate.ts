@@ -33,7 +33,7 @@ export function validate<S extends z.ZodType>(schema: S, doc: TomlDocument, voca
       message = `missing required key, expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     } else if (issue.code === 'invalid_value') {
       message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describe(actual)}`;
-    } else if (issue.code === 'invalid_format' || issue.code === 'too_small') {
+    } else if (issue.code === 'invalid_format' || issue.code === 'too_small' || issue.code === 'invalid_union') {
       message = `${issue.message.replace(/^Invalid input: /, '')}, got ${describe(actual)}`;
     }
     diagnostics.push({ file: doc.file, path: path.join('.'), line: lineOf(doc, path), message });

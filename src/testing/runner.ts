@@ -165,7 +165,8 @@ export class WorkflowRun {
   /** RAUC's view: the booted slot and each slot's boot status, by boot name. */
   private async slotStatus(timeoutMs: number): Promise<SlotStatus> {
     // One line of JSON between markers: console messages may land around it, not inside it.
-    const r = await this.ctx.machine.run(`echo "@@S@@$(rauc status --detailed --output-format=json 2>&1 | tr -d '\\n')@@E@@"`, timeoutMs);
+    // RAUC's warnings go to stderr, shown only when there is no JSON.
+    const r = await this.ctx.machine.run(`echo "@@S@@$(rauc status --detailed --output-format=json 2>/run/bakery-rauc-status.err | tr -d '\\n')@@E@@"; cat /run/bakery-rauc-status.err`, timeoutMs);
     const json = /@@S@@(.*)@@E@@/.exec(r.output)?.[1];
     let parsed: { booted?: string; slots?: Record<string, { bootname?: string; boot_status?: string }>[] };
     try {

@@ -168,6 +168,22 @@ describe(`${SYSTEM}: booted in QEMU`, () => {
     await vm.sh('echo kept > /data/marker && echo gone > /root-overlay-marker && sync');
   });
 
+  it('confirms slot A once its health checks pass, with no failed unit, RAUC configured from the system', async () => {
+    await vm.sh('systemctl start bakery-mark-good.service', 300_000);
+    expect(await vm.sh('cat /run/bakery/health')).toContain('status=passed');
+    expect(await vm.sh('systemctl list-units --state=failed --no-legend --plain | wc -l')).toBe('0');
+    const status = JSON.parse(await vm.sh('rauc status --detailed --output-format=json 2>/dev/null'));
+    expect(status.booted).toBe('A');
+    expect(status.compatible).toBe(SYSTEM);
+    const conf = await vm.sh('cat /etc/rauc/system.conf');
+    expect(conf).toContain('bundle-formats=-plain');
+    expect(conf).toContain('data-directory=/var/lib/rauc');
+    expect(conf).toContain('grubenv=/boot/efi/EFI/bakery/grubenv');
+    // The keyring is the project's certificate, byte for byte (the key's absence: bundle.test.ts).
+    expect(await vm.sh('cat /etc/rauc/keyring.pem')).toBe((await readFile(path.join(BAKERY_HOME, 'keys/dev.cert.pem'), 'utf8')).trim());
+    expect(await vm.sh('grub-editenv /boot/efi/EFI/bakery/grubenv list')).toMatch(/A_OK=1[\s\S]*A_TRY=0/);
+  });
+
   it('after a reboot: / writes are gone, /data and identity are kept, slot A again', async () => {
     await vm.reboot();
     expect((await vm.console.run('test -e /root-overlay-marker')).code).toBe(1);

@@ -1,0 +1,97 @@
+/** Test workflow files: what is accepted, what is refused with file/line/key, and JUnit output. */
+import { describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { ConfigError } from '../../src/errors.js';
+import { junitXml } from '../../src/testing/junit.js';
+import { stepTitle } from '../../src/testing/runner.js';
+import { actionOf, loadWorkflows } from '../../src/testing/workflow.js';
+import { tempProject } from '../helpers.js';
+
+const SYSTEMS = new Set(['dev', 'dev-v2']);
+
+async function load(toml: string) {
+  const dir = await tempProject({ 'tests/flow.toml': toml });
+  return loadWorkflows(path.join(dir, 'tests'), SYSTEMS);
+}
+
+async function problems(toml: string): Promise<string> {
+  try {
+    await load(toml);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('the workflow was accepted');
+}
+
+describe('workflow files', () => {
+  it('reads steps, durations and defaults', async () => {
+    const [w] = await load(`
+systems = ["dev"]
+[[steps]]
+boot = true
+timeout = "5m"
+[[steps]]
+run = "cat /etc/os-release"
+via = "ssh"
+expect-match = "trixie"
+save = "os"
+[[steps]]
+install = "dev-v2"
+[[steps]]
+power-cut = true
+wait-for = "Copying image"
+after = "2s"
+[[steps]]
+assert-slots = { A = "good", B = "bad" }
+`);
+    expect(w!.name).toBe('flow');
+    expect(w!.memory).toBe(1024);
+    expect(w!.steps.map(actionOf)).toEqual(['boot', 'run', 'install', 'power-cut', 'assert-slots']);
+    expect(w!.steps[0]!.timeout).toBe(300);
+    expect(w!.steps[3]!.after).toBe(2);
+    expect(w!.steps.map(stepTitle)).toEqual(['boot', 'run cat /etc/os-release', 'install dev-v2', 'power-cut', 'assert-slots A=good B=bad']);
+  });
+
+  it('a directory without workflows gives none', async () => {
+    expect(await loadWorkflows('/nonexistent/tests', SYSTEMS)).toEqual([]);
+  });
+
+  it.each([
+    ['[[steps]]\nboot = true\nrun = "x"', 'line 1, `steps.0`: a step has one action, this one has boot and run'],
+    ['[[steps]]\ntimeout = "5m"', 'a step needs one action'],
+    ['[[steps]]\nboot = true\nexpect-code = 1', '`steps.0.expect-code`: `expect-code` does not apply to a `boot` step'],
+    ['[[steps]]\ncopy = "a.txt"', '`steps.0.to`: a `copy` step needs `to = "/path/on/device"`'],
+    ['[[steps]]\nrun = "x"\ntimeout = "soon"', 'a duration: seconds, or a string like "90s", "5m" or "1h", got the string \"soon\"'],
+    ['[[steps]]\nwait-for = "(unclosed"', 'a valid regular expression'],
+    ['[[steps]]\ninstall = "prod"', '`steps.0.install`: unknown system "prod" (systems: dev, dev-v2)'],
+    ['systems = ["staging"]\n[[steps]]\nboot = true', '`systems.0`: unknown system "staging"'],
+    ['[[steps]]\nbot = true', 'unknown key `bot`'],
+    ['[[steps]]\nassert-slots = { A = "fine" }', 'expected one of "good", "bad"'],
+    ['description = "no steps"', '`steps`: missing required key'],
+  ])('refuses %j', async (toml, expected) => {
+    const message = await problems(toml);
+    expect(message).toContain('tests/flow.toml');
+    expect(message).toContain(expected);
+  });
+});
+
+describe('JUnit XML', () => {
+  it('one suite per run, one case per step, failures and skips with escaped text', () => {
+    const xml = junitXml([
+      {
+        workflow: 'ota', system: 'dev', status: 'failed', seconds: 12.34, logDir: '/tmp/logs',
+        steps: [
+          { name: 'boot', status: 'passed', seconds: 10 },
+          { name: 'run cat <x>', status: 'failed', seconds: 2, message: 'the output does not contain "2.0"', output: 'v1 & \u0007bell' },
+          { name: 'reboot', status: 'skipped', seconds: 0 },
+        ],
+      },
+    ]);
+    expect(xml).toContain('<testsuites name="bakery test" tests="3" failures="1" skipped="1" time="12.3">');
+    expect(xml).toContain('<testsuite name="ota [dev]" tests="3" failures="1" skipped="1" time="12.3">');
+    expect(xml).toContain('<testcase classname="ota [dev]" name="02 run cat &lt;x&gt;" time="2.0">');
+    expect(xml).toContain('<failure message="the output does not contain &quot;2.0&quot;">v1 &amp; bell</failure>');
+    expect(xml).toContain('<skipped/>');
+  });
+});
