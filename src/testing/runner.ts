@@ -208,6 +208,8 @@ export class WorkflowRun {
     const m = this.ctx.machine;
     const host = step.install !== undefined ? this.ctx.bundles.get(step.install)! : this.ctx.hostPath(step['install-file']!);
     const device = `${DEVICE_BUNDLE_DIR}/${++this.installed}-${path.basename(host)}`;
+    // Bundles left by an install that a power cut interrupted would fill /data.
+    await m.run(`rm -rf ${DEVICE_BUNDLE_DIR}`, 60_000);
     await m.copyIn(host, device, timeoutMs);
     if (step.background) {
       m.console!.write(`rauc install ${device}; rm -f ${device}\n`);

@@ -53,6 +53,14 @@ describe('signing keys and bundles', () => {
     expect(r.stderr).toContain('does not belong to the certificate');
   });
 
+  it('an empty or malformed version is refused before any work', async () => {
+    for (const version of ['', 'two words']) {
+      const r = await bakery(['bake', 'bundle', SYSTEM, '--version', version, '--project', project]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('--version: expected a version like "2.1.0"');
+    }
+  });
+
   it('bake bundle: a verity bundle RAUC verifies, with the image\'s own slot image, and a release manifest', async () => {
     const r = await bakery(['bake', 'bundle', SYSTEM, '--json', '--without-compression', '--project', project]);
     expect(r.stderr).toBe('');

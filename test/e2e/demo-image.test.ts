@@ -193,3 +193,14 @@ describe(`${SYSTEM}: booted in QEMU`, () => {
     expect(await vm.sh('cat /proc/cmdline')).toContain('rauc.slot=A');
   });
 });
+
+describe(`${SYSTEM}: the repository's own test workflow`, () => {
+  it('`bakery test demo-efi-amd64` passes tests/demo.toml and writes JUnit', async () => {
+    const r = await bakery(['test', SYSTEM, '--json', '--project', BAKERY_HOME]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.runs.map((x: { workflow: string; status: string }) => `${x.workflow}:${x.status}`)).toEqual(['demo:passed']);
+    const xml = await readFile(out.junit, 'utf8');
+    expect(xml).toMatch(/<testsuite name="demo \[demo-efi-amd64\]" tests="6" failures="0" skipped="0"/);
+  });
+});

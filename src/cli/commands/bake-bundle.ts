@@ -2,6 +2,7 @@ import path from 'node:path';
 import { signingPair } from '../../bundle/keys.js';
 import { buildBundle } from '../../bundle/build-bundle.js';
 import { findSystem } from '../../engine/system.js';
+import { UsageError } from '../../errors.js';
 import { runAllCleanups } from '../../util/cleanup.js';
 import type { CommandRun } from '../command.js';
 import { projectFor, workerFor } from '../context.js';
@@ -15,7 +16,10 @@ export async function bakeBundle(args: Args & CommandRun<object>['args'], io: Co
   const { system } = findSystem(project, args.system);
   // Keys are checked before any work: a missing or mismatched key fails in a second, not after a build.
   const keys = await signingPair(project, system, io.env);
-  const version = args.version ?? system.version;
+  const version = (args.version ?? system.version).trim();
+  if (!/^[0-9A-Za-z][0-9A-Za-z.+~:_-]*$/.test(version)) {
+    throw new UsageError(`--version: expected a version like "2.1.0", got ${JSON.stringify(args.version ?? system.version)}`);
+  }
   const image = await bakeImage({ ...args, 'dry-run': false }, io);
   const executor = await workerFor(project, args, io, [path.dirname(keys.key), path.dirname(keys.cert)]);
   try {
