@@ -58,6 +58,8 @@ function addCommand(parser: Argv, def: CommandDefinition, name: string, choose: 
     def.describe,
     (y) => {
       for (const [p, spec] of positionals) y.positional(p, spec);
+      // A command's own --version (bake bundle) replaces bakery's version flag there.
+      if (def.options && 'version' in def.options) y.version(false);
       if (def.options) y.options(def.options);
       for (const [cmd, text] of def.examples ?? []) y.example(cmd, text);
       return y;

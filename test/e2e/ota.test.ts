@@ -65,7 +65,7 @@ describe('OTA updates on the device, through `bakery test`', () => {
 
   it('runs the OTA workflow and a failing one side by side (two VMs, own ports), JUnit for both', async () => {
     const junit = path.join(project, 'results', 'junit.xml');
-    result = await bakery(['test', 'ota-v1', '--jobs', '2', '--without-compression', '--junit', junit, '--json', '--project', project]);
+    result = await bakery(['test', 'ota-v1', '--jobs', '2', '--junit', junit, '--json', '--project', project]);
     const out = JSON.parse(result.stdout);
     runs = out.runs;
     const ota = runs.find((r) => r.workflow === 'ota')!;
