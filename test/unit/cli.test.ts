@@ -113,4 +113,27 @@ describe('cli', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ dir: `${dir}/cache`, layers: [] });
   });
+
+  it('test: no workflows, an unknown workflow, a system no workflow names, a target QEMU cannot run', async () => {
+    const systems = '[systems.one]\nlayer = "debian-trixie"\narchitecture = "amd64"\ntarget = "generic-efi"\n'
+      + '[systems.pi]\nlayer = "debian-trixie"\narchitecture = "arm64"\ntarget = "rpi"\n';
+    const bare = await tempProject({ 'systems.toml': systems });
+    let r = await bakery(['test', 'one', '--project', bare]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no test workflows in');
+    const dir = await tempProject({ 'systems.toml': systems, 'tests/smoke.toml': 'systems = ["one"]\n[[steps]]\nboot = true\n' });
+    r = await bakery(['test', 'one', '--workflow', 'smok', '--project', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown workflow "smok"; workflows: smoke');
+    r = await bakery(['test', 'pi', '--project', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no workflow applies to pi');
+    const any = await tempProject({ 'systems.toml': systems, 'tests/smoke.toml': '[[steps]]\nboot = true\n' });
+    r = await bakery(['test', 'pi', '--project', any]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('target "rpi" cannot run in QEMU');
+    r = await bakery(['test', 'nope', '--project', any]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('unknown system "nope"');
+  });
 });
