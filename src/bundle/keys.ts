@@ -12,6 +12,7 @@ import type { Executor } from '../executor/executor.js';
 import { IMAGE_TOOL } from '../image/build-image.js';
 
 const DEFAULT_CERT = 'keys/dev.cert.pem';
+const CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
 const DEFAULT_KEY = 'keys/dev.key.pem';
 
 /**
@@ -102,6 +103,11 @@ export async function signingPair(project: Project, system: System, env: NodeJS.
     publicOfKey = createPublicKey(createPrivateKey(await readFile(key))).export({ type: 'spki', format: 'pem' }).toString();
   } catch {
     throw new UserError(`system ${system.name}: ${key} is not a PEM private key (${keyFrom})`);
+  }
+  // Devices check the signer's purpose (system.conf: check-purpose=codesign).
+  const usages = certificate.keyUsage;
+  if (usages && usages.length && !usages.includes(CODE_SIGNING)) {
+    throw new UserError(`system ${system.name}: the certificate ${cert} is not for code signing (extendedKeyUsage ${usages.join(', ')}); devices would refuse its bundles`, 'add extendedKeyUsage=codeSigning to it, or make a pair with `bakery keys generate`');
   }
   if (certificate.publicKey.export({ type: 'spki', format: 'pem' }).toString() !== publicOfKey) {
     throw new UserError(`system ${system.name}: the signing key ${key} does not belong to the certificate ${cert}`, 'use the key the certificate was made for');

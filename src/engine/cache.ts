@@ -4,6 +4,9 @@
  * written under temporary names and renamed into place, metadata last, so an interrupted build
  * never leaves an entry a later build would trust. Per-key lock files keep two builds of the same
  * layer from racing; the second one waits and then finds the entry.
+ *
+ * Beside a layer live artifacts made from it (`layers/<key>.<name>`, e.g. the ext4 slot image of
+ * a system layer): they go when their layer goes, and count toward its size.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -21,6 +24,8 @@ export interface CacheEntry {
   lastUsed: string;
   buildSeconds: number;
   tar: string;
+  /** Bytes on disk of the artifacts made from this layer (sparse files count what they use). */
+  derivedBytes?: number;
 }
 
 function processGone(host: string | undefined, pid: string | undefined): boolean {
@@ -142,14 +147,41 @@ export class LayerCache {
 
   async list(): Promise<CacheEntry[]> {
     if (!existsSync(this.layersDir)) return [];
-    const keys = (await readdir(this.layersDir)).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
-    const entries = await Promise.all(keys.map((k) => this.read(k)));
-    return entries.filter((e): e is CacheEntry => e !== undefined).sort((a, b) => a.lastUsed.localeCompare(b.lastUsed));
+    const files = await readdir(this.layersDir);
+    const keys = files.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
+    const entries = (await Promise.all(keys.map((k) => this.read(k)))).filter((e): e is CacheEntry => e !== undefined);
+    for (const e of entries) {
+      let bytes = 0;
+      for (const f of this.derivedFiles(files, e.key)) bytes += await stat(path.join(this.layersDir, f)).then((st) => st.blocks * 512, () => 0);
+      e.derivedBytes = bytes;
+    }
+    return entries.sort((a, b) => a.lastUsed.localeCompare(b.lastUsed));
+  }
+
+  private derivedFiles(files: string[], key: string): string[] {
+    return files.filter((f) => f.startsWith(`${key}.`) && f !== `${key}.tar` && f !== `${key}.json`);
   }
 
   async remove(key: string): Promise<void> {
     await rm(this.metaPath(key), { force: true });
     await rm(this.tarPath(key), { force: true });
+    for (const f of this.derivedFiles(await readdir(this.layersDir).catch(() => []), key)) await rm(path.join(this.layersDir, f), { force: true });
+  }
+
+  /** Where an artifact made from layer `key` is kept; it exists only once complete. */
+  derivedPath(key: string, name: string): string {
+    return path.join(this.layersDir, `${key}.${name}`);
+  }
+
+  /** A temporary path for making such an artifact; then `commitDerived`. */
+  tempDerived(key: string, name: string): string {
+    return this.tempName(key, name);
+  }
+
+  async commitDerived(key: string, name: string, temp: string): Promise<string> {
+    const final = this.derivedPath(key, name);
+    await rename(temp, final);
+    return final;
   }
 
   /**
@@ -165,11 +197,12 @@ export class LayerCache {
     if (options.olderThanMs !== undefined) removable.filter((e) => now - Date.parse(e.lastUsed) > options.olderThanMs!).forEach((e) => doomed.add(e));
     if (options.keepLast !== undefined) removable.slice(0, Math.max(0, removable.length - options.keepLast)).forEach((e) => doomed.add(e));
     if (options.maxBytes !== undefined) {
-      let total = entries.reduce((sum, e) => sum + e.size, 0);
+      const bytes = (e: CacheEntry) => e.size + (e.derivedBytes ?? 0);
+      let total = entries.reduce((sum, e) => sum + bytes(e), 0);
       for (const e of removable) {
         if (total <= options.maxBytes) break;
         doomed.add(e);
-        total -= e.size;
+        total -= bytes(e);
       }
     }
     for (const e of doomed) await this.remove(e.key);

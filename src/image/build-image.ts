@@ -4,7 +4,7 @@
  * table, a bmap and build info — written under temporary names, renamed when complete.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -71,6 +71,11 @@ export async function imageKey(plan: SystemPlan, layout: DiskLayout, grubCfg: st
   );
 }
 
+/** What decides a slot filesystem's bytes besides its layer: its size, identifiers, the tool. */
+async function slotKey(slot: { size: number; fsId?: string; hashSeed?: string; label?: string }): Promise<string> {
+  return sha256(canonicalJson({ size: slot.size, fsId: slot.fsId, hashSeed: slot.hashSeed, label: slot.label, tool: sha256(await readFile(IMAGE_TOOL)) }));
+}
+
 export async function upToDate(outputs: ImageOutputs, key: string): Promise<BuildInfo | undefined> {
   try {
     const info = JSON.parse(await readFile(outputs.buildInfo, 'utf8')) as BuildInfo;
@@ -128,10 +133,25 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsTar: stri
         const data = byRole('data')!;
         const boot = byRole('boot')!;
         const { platform, efiName } = GRUB_PLATFORM[system.architecture];
+        let slotImage = part('rootfs');
         return [
           {
             title: `rootfs slot image (${Math.round(rootA.size / 2 ** 20)} MiB ext4)`,
-            run: (c) => runStep(env, c, where('rootfs'), [IMAGE_TOOL, 'ext4', part('rootfs'), String(rootA.size), rootA.fsId, rootA.hashSeed, rootA.label, rootfsTar], vars),
+            run: async (c) => {
+              // The slot filesystem is kept beside its layer: a new image of the same layer (other
+              // sizes of boot or data, another disk size) copies it instead of making it again.
+              const name = `slot-${(await slotKey(rootA)).slice(0, 16)}.ext4`;
+              const cached = env.cache.derivedPath(plan.rootfs.key, name);
+              if (existsSync(cached)) {
+                slotImage = cached;
+                c.skip(`cached: the slot filesystem of layer ${plan.rootfs.key.slice(0, 12)}`);
+                return;
+              }
+              const temp = env.cache.tempDerived(plan.rootfs.key, name);
+              onCleanup(() => rm(temp, { force: true }));
+              await runStep(env, c, where('rootfs'), [IMAGE_TOOL, 'ext4', temp, String(rootA.size), rootA.fsId, rootA.hashSeed, rootA.label, rootfsTar], vars);
+              slotImage = await env.cache.commitDerived(plan.rootfs.key, name, temp);
+            },
           },
           {
             title: 'boot partition (GRUB A/B)',
@@ -155,7 +175,7 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsTar: stri
                 env,
                 c,
                 where('disk'),
-                [IMAGE_TOOL, 'disk', tmp.image, String(layout.size), path.join(work, 'sfdisk'), `${part('boot')}@${boot.start}`, `${part('rootfs')}@${rootA.start}`, `${part('data')}@${data.start}`],
+                [IMAGE_TOOL, 'disk', tmp.image, String(layout.size), path.join(work, 'sfdisk'), `${part('boot')}@${boot.start}`, `${slotImage}@${rootA.start}`, `${part('data')}@${data.start}`],
                 vars,
               ),
           },

@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Architecture } from '../config/schema.js';
 import { UserError } from '../errors.js';
+import { which } from '../util/which.js';
 import { prepareVm, startQemu, type VmOptions, type VmProcess } from './qemu.js';
 import { SerialConsole } from './serial.js';
 
@@ -130,6 +131,7 @@ export class Machine {
   async ssh(command: string, timeoutMs: number): Promise<{ code: number; output: string }> {
     const key = path.join(this.o.stateDir, 'ssh-key');
     if (!this.sshReady) {
+      if (!(await which('ssh')) || !(await which('ssh-keygen'))) throw new UserError('ssh steps need ssh and ssh-keygen on this host', 'apt-get install openssh-client');
       await stat(key).catch(() => execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bakery-test', '-f', key]));
       const pub = (await readFile(`${key}.pub`, 'utf8')).trim();
       const r = await this.run(`mkdir -p /root/.ssh && chmod 700 /root/.ssh && printf '%s\\n' '${pub}' >> /root/.ssh/authorized_keys`, 30_000);

@@ -53,6 +53,18 @@ describe('signing keys and bundles', () => {
     expect(r.stderr).toContain('does not belong to the certificate');
   });
 
+  it('a certificate not meant for code signing is refused before any work', async () => {
+    const other = await tempProject({});
+    await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=web',
+      '-days', '30', '-addext', 'extendedKeyUsage=serverAuth', '-keyout', path.join(other, 'web.key.pem'), '-out', path.join(other, 'web.cert.pem')]);
+    const web = await tempProject({
+      'systems.toml': `[systems.web]\nlayer = "demo"\narchitecture = "amd64"\ntarget = "generic-efi"\n[systems.web.bundle]\ncert = "${path.join(other, 'web.cert.pem')}"\nkey = "${path.join(other, 'web.key.pem')}"\n`,
+    });
+    const r = await bakery(['bake', 'bundle', 'web', '--project', web]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('is not for code signing');
+  });
+
   it('an empty or malformed version is refused before any work', async () => {
     for (const version of ['', 'two words']) {
       const r = await bakery(['bake', 'bundle', SYSTEM, '--version', version, '--project', project]);

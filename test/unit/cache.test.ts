@@ -67,6 +67,20 @@ describe('layer cache', () => {
     expect((await cache.clean({ all: true })).length).toBe(2);
   });
 
+  it('keeps artifacts made from a layer beside it: counted in its size, removed with it', async () => {
+    const cache = await cacheWith([10, 10]);
+    const temp = cache.tempDerived('k0', 'slot-x.ext4');
+    await writeFile(temp, Buffer.alloc(64 * 1024, 1));
+    const file = await cache.commitDerived('k0', 'slot-x.ext4', temp);
+    expect(file).toBe(cache.derivedPath('k0', 'slot-x.ext4'));
+    const [k0] = (await cache.list()).filter((e) => e.key === 'k0');
+    expect(k0!.derivedBytes).toBeGreaterThanOrEqual(64 * 1024);
+    expect((await cache.list()).find((e) => e.key === 'k1')!.derivedBytes).toBe(0);
+    await cache.remove('k0');
+    expect(existsSync(file)).toBe(false);
+    expect((await cache.list()).map((e) => e.key)).toEqual(['k1']);
+  });
+
   it('finds leftovers of dead builds, not of live ones', async () => {
     const cache = await cacheWith([]);
     const dead = path.join(cache.tmpDir, `abc~${hostname()}~999999999~1234.tar`);
