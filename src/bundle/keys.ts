@@ -57,7 +57,7 @@ export async function readKeyring(project: Project, system: System): Promise<str
   if (!existsSync(file)) return undefined;
   const text = await readFile(file, 'utf8');
   if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new UserError(`system ${system.name}: ${file} holds no PEM certificate (the keyring devices trust)`);
-  return text.trim() + '\n';
+  return text.trim(); // the recipe writes it with one final newline
 }
 
 /**
