@@ -53,7 +53,7 @@ function toListr(task: Task, showOutput: boolean): ListrTask {
 }
 
 async function runOne(task: Task, wrapper: Parameters<ListrTask['task']>[1], showOutput: boolean) {
-  let skipped: string | undefined;
+  let reused: string | undefined;
   let pending = '';
   const children = await task.run({
     output: (chunk) => {
@@ -65,10 +65,11 @@ async function runOne(task: Task, wrapper: Parameters<ListrTask['task']>[1], sho
       if (last && showOutput) wrapper.output = last.slice(0, 200);
     },
     title: (t) => (wrapper.title = t),
-    skip: (reason) => (skipped = reason),
+    reuse: (reason) => (reused = reason),
   });
-  if (skipped) {
-    wrapper.skip(skipped);
+  if (reused) {
+    // listr2 shows a task with nothing to do as skipped, with the reason ("cached …").
+    wrapper.skip(reused);
     return;
   }
   if (children && children.length) return wrapper.newListr(children.map((c) => toListr(c, showOutput)), { exitOnError: true });

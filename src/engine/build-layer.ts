@@ -57,7 +57,7 @@ export function layerTasks(env: LayerBuildEnv, plans: LayerPlan[], results: Map<
       const hit = await env.cache.lookup(plan.key);
       if (hit) {
         results.set(plan.key, { plan, entry: hit, status: 'hit' });
-        ctx.skip(`cached ${plan.key.slice(0, 12)}`);
+        ctx.reuse(`cached ${plan.key.slice(0, 12)}`);
         return;
       }
       const release = await env.cache.lock(plan.key, () => ctx.output('waiting for another build of this layer\n'));
@@ -75,7 +75,7 @@ export function layerTasks(env: LayerBuildEnv, plans: LayerPlan[], results: Map<
       if (again) {
         await cleanup();
         results.set(plan.key, { plan, entry: again, status: 'hit' });
-        ctx.skip(`cached ${plan.key.slice(0, 12)} (built meanwhile by another process)`);
+        ctx.reuse(`cached ${plan.key.slice(0, 12)} (built meanwhile by another process)`);
         return;
       }
       // Work trees of builds that died (power loss, kill -9) are removed before building anew.

@@ -6,8 +6,8 @@ export interface TaskContext {
   /** Output of the running step (goes to its log file and the progress view). */
   output(chunk: Buffer | string): void;
   title(title: string): void;
-  /** Marks the task skipped with a reason (e.g. "cached"). */
-  skip(reason: string): void;
+  /** Nothing to do: the task's result already exists (a cache hit, an up-to-date output). */
+  reuse(reason: string): void;
 }
 
 export interface Task {
@@ -23,7 +23,7 @@ export async function runTasks(tasks: Task[], onEvent?: (event: string) => void)
     const children = await task.run({
       output: () => undefined,
       title: (t) => (title = t),
-      skip: (reason) => onEvent?.(`skip ${title}: ${reason}`),
+      reuse: (reason) => onEvent?.(`reuse ${title}: ${reason}`),
     });
     onEvent?.(`done ${title}`);
     if (children) await runTasks(children, onEvent);

@@ -122,7 +122,7 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsTar: stri
         const current = await upToDate(outputs, key);
         if (current) {
           result.info = current;
-          ctx.skip(`up to date: ${path.relative(process.cwd(), outputs.image) || outputs.image}`);
+          ctx.reuse(`up to date: ${path.relative(process.cwd(), outputs.image) || outputs.image}`);
           return;
         }
         await mkdir(work, { recursive: true });
@@ -144,7 +144,7 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsTar: stri
               const cached = env.cache.derivedPath(plan.rootfs.key, name);
               if (existsSync(cached)) {
                 slotImage = cached;
-                c.skip(`cached: the slot filesystem of layer ${plan.rootfs.key.slice(0, 12)}`);
+                c.reuse(`cached: the slot filesystem of layer ${plan.rootfs.key.slice(0, 12)}`);
                 return;
               }
               const temp = env.cache.tempDerived(plan.rootfs.key, name);

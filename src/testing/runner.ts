@@ -4,7 +4,6 @@
  */
 import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
-import { UserError } from '../errors.js';
 import type { Machine } from '../vm/machine.js';
 import { actionOf, type Workflow, type WorkflowStep } from './workflow.js';
 
@@ -235,6 +234,6 @@ export class WorkflowRun {
 
 /** A run that could not even start (build failed, machine would not start) as a failed result. */
 export function failedRun(workflow: Workflow, system: string, err: unknown, logDir: string): RunResult {
-  const message = err instanceof UserError || err instanceof Error ? err.message : String(err);
+  const message = err instanceof Error ? err.message : String(err);
   return { workflow: workflow.name, system, status: 'failed', seconds: 0, logDir, steps: [{ name: 'start', status: 'failed', seconds: 0, message }] };
 }

@@ -44,7 +44,8 @@ export function qemuArgs(o: VmOptions, files: { code: string; vars: string; over
     '-drive', `if=pflash,format=raw,unit=1,file=${files.vars}`,
     '-drive', `file=${files.overlay},if=virtio,format=qcow2,cache=unsafe`,
     ...(o.extraDrives ?? []).flatMap((d, i) => [
-      '-drive', `file=${d.file},if=none,id=extra${i},format=raw,readonly=on`,
+      // QEMU's option syntax doubles a comma inside a value.
+      '-drive', `file=${d.file.replaceAll(',', ',,')},if=none,id=extra${i},format=raw,readonly=on`,
       '-device', `virtio-blk-pci,drive=extra${i},serial=${d.serial}`,
     ]),
     '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${o.sshPort}-:22${o.restrictNetwork ? ',restrict=on' : ''}`,

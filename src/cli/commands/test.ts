@@ -58,7 +58,7 @@ export async function run({ args, io }: CommandRun<Args>) {
     images.set(system, { image: built.outputs.image, size: built.layout.size, architecture: findSystem(project, system).system.architecture });
   }
   for (const system of new Set(pairs.flatMap((p) => p.workflow.steps.flatMap((s) => (s.install ? [s.install] : []))))) {
-    const built = await bakeBundle({ ...args, system, 'without-compression': args['without-compression'] }, io);
+    const built = await bakeBundle({ ...args, system }, io);
     bundles.set(system, built.bundle);
   }
 
