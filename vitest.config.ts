@@ -21,8 +21,8 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          testTimeout: 40 * 60_000,
-          hookTimeout: 40 * 60_000,
+          testTimeout: 60 * 60_000,
+          hookTimeout: 60 * 60_000,
           fileParallelism: false,
         },
       },

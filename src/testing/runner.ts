@@ -24,9 +24,13 @@ export interface RunResult {
   logDir: string;
 }
 
-/** Default timeouts (seconds) per action; TCG boots of a Debian image take about a minute. */
+/**
+ * Default timeouts (seconds) per action; TCG boots of a Debian image take about a minute. Boot
+ * waits outlast systemd's 10-minute reboot watchdog: a reset that hangs in QEMU (seen once in TCG)
+ * is then recovered by the guest's own watchdog instead of failing the run.
+ */
 const DEFAULT_TIMEOUT: Record<string, number> = {
-  boot: 600, login: 600, reboot: 600, 'wait-for': 600, run: 120, copy: 600, install: 1200, 'install-file': 1200,
+  boot: 900, login: 900, reboot: 900, 'wait-for': 900, run: 120, copy: 600, install: 1200, 'install-file': 1200,
   'assert-booted': 120, 'assert-slots': 300, 'power-cut': 600, sleep: 3600,
 };
 
