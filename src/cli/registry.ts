@@ -2,6 +2,7 @@
 import type { CommandDefinition } from './command.js';
 
 const EXECUTOR = { type: 'string', choices: ['auto', 'docker', 'local'], default: 'auto', describe: 'where privileged steps run' } as const;
+const ACCEL = { type: 'string', choices: ['auto', 'kvm', 'tcg'], default: 'auto', describe: 'VM acceleration: auto probes KVM and falls back to TCG' } as const;
 
 /** Descriptions of command groups ("bake", "cache"). */
 export const GROUPS: Record<string, string> = {
@@ -67,6 +68,7 @@ export const COMMANDS: CommandDefinition[] = [
       'ssh-port': { type: 'number', default: 2222, describe: 'host port (127.0.0.1) forwarded to the guest\'s ssh' },
       'disk-size': { type: 'string', describe: 'virtual disk size (default: the image + 1 GiB, so /data can grow)' },
       'restrict-network': { type: 'boolean', default: false, describe: 'no traffic from the guest beyond the forwarded port' },
+      accel: ACCEL,
     },
     examples: [['$0 run demo-efi-amd64', 'boot the demo; log in as root / bakery']],
     load: () => import('./commands/run.js'),
@@ -81,6 +83,7 @@ export const COMMANDS: CommandDefinition[] = [
       junit: { type: 'string', describe: 'also write the JUnit XML here' },
       'without-compression': { type: 'boolean', default: false, describe: 'bundles for install steps without squashfs compression (faster)' },
       keep: { type: 'boolean', default: false, describe: 'keep each machine\'s disk overlay after the run' },
+      accel: ACCEL,
       executor: EXECUTOR,
     },
     examples: [['$0 test demo-efi-amd64 --junit results.xml', 'run every workflow on the demo system']],
@@ -109,7 +112,7 @@ export const COMMANDS: CommandDefinition[] = [
   },
   {
     path: 'doctor',
-    describe: 'check that this host can build: Docker, binfmt, disk space, tools',
+    describe: 'check that this host can build and boot: Docker, binfmt, disk space, tools, QEMU, firmware, VM acceleration',
     options: { executor: EXECUTOR },
     load: () => import('./commands/doctor.js'),
   },

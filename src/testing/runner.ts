@@ -25,9 +25,9 @@ export interface RunResult {
 }
 
 /**
- * Default timeouts (seconds) per action; TCG boots of a Debian image take about a minute. Boot
- * waits outlast systemd's 10-minute reboot watchdog: a reset that hangs in QEMU (seen once in TCG)
- * is then recovered by the guest's own watchdog instead of failing the run.
+ * Default timeouts (seconds) per action; TCG boots of a Debian image take about a minute, two at
+ * once on two cores about two. Boot waits are generous because a waiting step costs nothing when
+ * things go wrong: a machine whose QEMU dies fails the step at once (see Machine).
  */
 const DEFAULT_TIMEOUT: Record<string, number> = {
   boot: 900, login: 900, reboot: 900, 'wait-for': 900, run: 120, copy: 600, install: 1200, 'install-file': 1200,

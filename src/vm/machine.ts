@@ -3,6 +3,10 @@
  * `test` runner and bakery's own VM tests drive. The disk is a copy-on-write overlay kept across
  * reboots and power cuts (like a real disk); files reach the device as extra read-only disks, so
  * neither network nor ssh is needed to bring a bundle in.
+ *
+ * When the guest resets (reboot, watchdog, panic), QEMU exits (-no-reboot) and the machine starts
+ * it again at once, on the same disk and firmware variables. When QEMU dies for any other reason,
+ * whatever the steps wait for fails at once with QEMU's last words.
  */
 import { execa } from 'execa';
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -12,7 +16,8 @@ import path from 'node:path';
 import type { Architecture } from '../config/schema.js';
 import { UserError } from '../errors.js';
 import { which } from '../util/which.js';
-import { prepareVm, startQemu, type VmOptions, type VmProcess } from './qemu.js';
+import type { Accel } from './accel.js';
+import { prepareVm, startQemu, type VmExit, type VmFiles, type VmOptions, type VmProcess } from './qemu.js';
 import { SerialConsole } from './serial.js';
 
 export interface MachineOptions {
@@ -27,6 +32,8 @@ export interface MachineOptions {
   files?: string[];
   /** Where the serial console is written as it arrives. */
   consoleLog?: string;
+  /** KVM or TCG, chosen once for all machines of a run (`chooseAccel`). */
+  accel: Accel;
   user?: string;
   password?: string;
 }
@@ -47,7 +54,9 @@ export class Machine {
   console?: SerialConsole;
   sshPort = 0;
   private vm?: VmProcess;
-  private prepared?: { code: string; vars: string; overlay: string };
+  private prepared?: VmFiles;
+  /** Guest resets handled by starting QEMU again. */
+  resets = 0;
   private log?: WriteStream;
   private sshReady = false;
   private readonly files: string[];
@@ -56,8 +65,9 @@ export class Machine {
     this.files = (o.files ?? []).map((f) => path.resolve(f));
   }
 
+  /** On: a QEMU runs or is being started again after a guest reset. */
   get running(): boolean {
-    return this.vm !== undefined && this.vm.child.exitCode === null && this.vm.child.signalCode === null;
+    return this.vm !== undefined;
   }
 
   private vmOptions(): VmOptions {
@@ -67,6 +77,7 @@ export class Machine {
       stateDir: this.o.stateDir,
       memoryMiB: this.o.memoryMiB ?? 1024,
       cpus: this.o.cpus ?? 2,
+      accel: this.o.accel.accel,
       sshPort: this.sshPort,
       restrictNetwork: true,
       diskBytes: this.o.diskBytes,
@@ -85,12 +96,34 @@ export class Machine {
         await mkdir(path.dirname(this.o.consoleLog), { recursive: true });
         this.log = createWriteStream(this.o.consoleLog, { flags: 'a' });
       }
+      this.console = new SerialConsole((text) => this.log?.write(text));
     }
-    this.vm = startQemu(this.vmOptions(), this.prepared, 'pipe');
+    this.log?.write(`\n===== power on ${new Date().toISOString()} (${this.o.accel.accel}) =====\n`);
+    this.start();
+  }
+
+  private start(): void {
+    const vm = startQemu(this.vmOptions(), this.prepared!, { stdin: 'pipe', echo: false });
+    this.vm = vm;
     this.sshReady = false;
-    this.log?.write(`\n===== power on ${new Date().toISOString()} =====\n`);
-    this.console = new SerialConsole(this.vm.child.stdout!, this.vm.child.stdin!, (text) => this.log?.write(text));
-    this.vm.child.stdin!.on('error', () => undefined); // writes after a power cut
+    this.console!.attach(vm.child.stdout!, vm.child.stdin!);
+    vm.child.stdin!.on('error', () => undefined); // writes after a power cut
+    void vm.exited.then((exit) => this.exited(vm, exit));
+  }
+
+  /** QEMU ended by itself (a power cut or stop sets `vm` aside first, so those never get here). */
+  private exited(vm: VmProcess, exit: VmExit): void {
+    if (vm !== this.vm) return;
+    if (exit.kind === 'reset') {
+      this.resets++;
+      this.log?.write(`\n===== guest reset ${new Date().toISOString()}: QEMU started again (same disk) =====\n`);
+      this.start();
+      return;
+    }
+    this.vm = undefined;
+    const message = exit.kind === 'poweroff' ? 'the machine powered itself off' : `the machine died: ${exit.reason}`;
+    this.log?.write(`\n===== ${message} ${new Date().toISOString()} =====\n`);
+    this.console?.fail(new UserError(message));
   }
 
   /** Powers on if off, then logs in on the serial console. */
@@ -113,9 +146,11 @@ export class Machine {
 
   /** Like pulling the plug: QEMU is killed, nothing is flushed or shut down. */
   async powerCut(): Promise<void> {
-    this.log?.write(`\n===== power cut ${new Date().toISOString()} =====\n`);
-    await this.vm?.stop();
+    const vm = this.vm;
     this.vm = undefined;
+    if (!vm) return;
+    this.log?.write(`\n===== power cut ${new Date().toISOString()} =====\n`);
+    await vm.stop();
   }
 
   async waitFor(pattern: RegExp, timeoutMs: number): Promise<string> {
@@ -176,7 +211,7 @@ export class Machine {
   }
 
   private serial(): SerialConsole {
-    if (!this.console || !this.running) throw new UserError('the machine is off (power it on with a `boot` step)');
+    if (!this.console || !this.running) throw this.console?.failure ?? new UserError('the machine is off (power it on with a `boot` step)');
     return this.console;
   }
 }

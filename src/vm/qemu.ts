@@ -1,7 +1,11 @@
 /**
  * Booting a system image in QEMU: EFI firmware with a private copy of its variables, the image
  * behind a copy-on-write overlay (system.img never changes), serial console, user networking
- * with ssh forwarded from 127.0.0.1. KVM when it works, else TCG.
+ * with ssh forwarded from 127.0.0.1, a watchdog that can reset the machine.
+ *
+ * QEMU runs with -no-reboot: a guest reset (reboot, watchdog, panic) ends the process, and the
+ * caller starts a new one on the same disk and firmware variables. A reset inside QEMU's TCG
+ * sometimes hangs for good on these hosts; a fresh process never does, so a reboot costs a boot.
  */
 import { execa, type ResultPromise } from 'execa';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
@@ -9,7 +13,9 @@ import path from 'node:path';
 import type { Architecture } from '../config/schema.js';
 import { UserError } from '../errors.js';
 import { which } from '../util/which.js';
+import { KVM_GUEST_FAILURE, kvmFailureLine, lastLines } from './accel.js';
 import { findFirmware } from './firmware.js';
+import { QEMU_BINARY, QEMU_MACHINE, QEMU_PACKAGE, QEMU_WATCHDOG } from './qemu-machine.js';
 
 export interface VmOptions {
   architecture: Architecture;
@@ -18,6 +24,8 @@ export interface VmOptions {
   stateDir: string;
   memoryMiB: number;
   cpus: number;
+  /** Chosen by `chooseAccel`: never a silent fallback inside QEMU. */
+  accel: 'kvm' | 'tcg';
   /** 127.0.0.1:<sshPort> → guest :22. */
   sshPort: number;
   /** No traffic from the guest beyond the forwarded ports (tests). */
@@ -28,18 +36,21 @@ export interface VmOptions {
   extraDrives?: { file: string; serial: string }[];
 }
 
-const QEMU: Record<Architecture, string> = { amd64: 'qemu-system-x86_64', arm64: 'qemu-system-aarch64' };
-const QEMU_PKG: Record<Architecture, string> = { amd64: 'qemu-system-x86', arm64: 'qemu-system-arm' };
+export interface VmFiles {
+  code: string;
+  vars: string;
+  overlay: string;
+}
 
 /** The QEMU command line (pure; unit-tested). */
-export function qemuArgs(o: VmOptions, files: { code: string; vars: string; overlay: string }): string[] {
-  const machine = o.architecture === 'amd64' ? ['-machine', 'q35', '-cpu', 'max'] : ['-machine', 'virt', '-cpu', 'max'];
+export function qemuArgs(o: VmOptions, files: VmFiles): string[] {
   return [
-    ...machine,
-    // QEMU takes the first accelerator that works: KVM where usable, else TCG.
-    '-accel', 'kvm', '-accel', 'tcg',
+    ...QEMU_MACHINE[o.architecture],
+    '-accel', o.accel,
     '-m', String(o.memoryMiB),
     '-smp', String(o.cpus),
+    '-no-reboot',
+    ...QEMU_WATCHDOG[o.architecture],
     '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${files.code}`,
     '-drive', `if=pflash,format=raw,unit=1,file=${files.vars}`,
     '-drive', `file=${files.overlay},if=virtio,format=qcow2,cache=unsafe`,
@@ -57,15 +68,41 @@ export function qemuArgs(o: VmOptions, files: { code: string; vars: string; over
   ];
 }
 
+/** How a QEMU process ended. */
+export type VmExit =
+  /** The guest reset itself (reboot, watchdog, panic): start it again. */
+  | { kind: 'reset' }
+  /** The guest powered off. */
+  | { kind: 'poweroff' }
+  /** QEMU itself ended otherwise (crash, abort, killed): `reason` has its last words. */
+  | { kind: 'died'; reason: string; signal?: string };
+
 export interface VmProcess {
   child: ResultPromise;
+  /** Resolves when QEMU has exited, with what that means for the machine. */
+  exited: Promise<VmExit>;
   stop(): Promise<void>;
 }
 
+/**
+ * What an exit means. With -no-reboot QEMU exits 0 both when the guest resets and when it powers
+ * off; the kernel's last console line tells them apart. A signal (QEMU says "terminating on
+ * signal") or a non-zero code is QEMU dying, not the guest.
+ */
+export function classifyExit(o: { exitCode?: number; signal?: string; stderr: string; consoleTail: string }): VmExit {
+  const stderr = lastLines(o.stderr);
+  if (KVM_GUEST_FAILURE.test(o.stderr)) return { kind: 'died', reason: `KVM stopped the guest ("${kvmFailureLine(o.stderr)}"); try --accel tcg` };
+  if (o.signal) return { kind: 'died', signal: o.signal, reason: `QEMU ended on ${o.signal}${stderr ? `: ${stderr}` : ''}` };
+  const signalled = /terminating on signal (\d+)/.exec(o.stderr);
+  if (signalled) return { kind: 'died', signal: `signal ${signalled[1]}`, reason: `QEMU was stopped from outside: ${stderr}` };
+  if (o.exitCode !== 0) return { kind: 'died', reason: `QEMU exited with code ${o.exitCode}${stderr ? `: ${stderr}` : ''}` };
+  return /reboot: Power down|System halted/.test(o.consoleTail) ? { kind: 'poweroff' } : { kind: 'reset' };
+}
+
 /** Prepares the overlay and firmware variables (kept across reboots of this VM). */
-export async function prepareVm(o: VmOptions): Promise<{ code: string; vars: string; overlay: string }> {
-  const binary = QEMU[o.architecture];
-  if (!(await which(binary))) throw new UserError(`${binary} is not installed`, `apt-get install ${QEMU_PKG[o.architecture]} qemu-utils`);
+export async function prepareVm(o: VmOptions): Promise<VmFiles> {
+  const binary = QEMU_BINARY[o.architecture];
+  if (!(await which(binary))) throw new UserError(`${binary} is not installed`, `apt-get install ${QEMU_PACKAGE[o.architecture]} qemu-utils`);
   if (!(await which('qemu-img'))) throw new UserError('qemu-img is not installed', 'apt-get install qemu-utils');
   const firmware = findFirmware(o.architecture);
   await mkdir(o.stateDir, { recursive: true });
@@ -77,11 +114,28 @@ export async function prepareVm(o: VmOptions): Promise<{ code: string; vars: str
   return { code: firmware.code, vars, overlay };
 }
 
-/** Starts QEMU; `stdio` 'inherit' puts the serial console on the terminal (Ctrl-C ends QEMU). */
-export function startQemu(o: VmOptions, files: { code: string; vars: string; overlay: string }, stdio: 'inherit' | 'pipe'): VmProcess {
-  const child = execa(QEMU[o.architecture], qemuArgs(o, files), { stdio: stdio === 'inherit' ? 'inherit' : 'pipe', reject: false, buffer: false });
+/**
+ * Starts QEMU. The serial console is piped (`console` gets it; with `echo` it is also copied to
+ * this process's stdout for a person at a terminal); stdin is piped or inherited.
+ */
+export function startQemu(o: VmOptions, files: VmFiles, stdio: { stdin: 'pipe' | 'inherit'; echo: boolean }): VmProcess {
+  const child = execa(QEMU_BINARY[o.architecture], qemuArgs(o, files), { stdin: stdio.stdin, stdout: 'pipe', stderr: 'pipe', reject: false, buffer: false });
+  let stderr = '';
+  let consoleTail = '';
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString()).slice(-4000);
+    if (stdio.echo) process.stderr.write(c);
+    // QEMU stays up with a guest KVM has stopped for good: end it, so that nobody waits on it.
+    if (KVM_GUEST_FAILURE.test(stderr) && child.exitCode === null) child.kill('SIGKILL');
+  });
+  child.stdout!.on('data', (c: Buffer) => {
+    consoleTail = (consoleTail + c.toString()).slice(-2000);
+    if (stdio.echo) process.stdout.write(c);
+  });
+  const exited = child.then((r) => classifyExit({ exitCode: r.exitCode, signal: r.signal, stderr, consoleTail }));
   return {
     child,
+    exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await child.catch(() => undefined);

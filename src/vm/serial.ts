@@ -1,6 +1,8 @@
 /**
  * Driving a VM through its serial console: wait for output, log in, run commands and read their
- * exit code and output. Used by the VM tests and the `test` runner.
+ * exit code and output. Used by the VM tests and the `test` runner. One console outlives the QEMU
+ * processes of a machine (a reboot starts a new one: `attach`); when the machine dies, every wait
+ * fails at once with the reason (`fail`) instead of running out its timeout.
  */
 import type { Readable, Writable } from 'node:stream';
 import { UserError } from '../errors.js';
@@ -11,12 +13,16 @@ export class SerialConsole {
   transcript = '';
   private waiters = new Set<() => void>();
   private seq = 0;
+  private input?: Writable;
+  /** Why the machine is gone, until the next `attach`. */
+  failure?: Error;
 
-  constructor(
-    output: Readable,
-    private readonly input: Writable,
-    private readonly onData?: (text: string) => void,
-  ) {
+  constructor(private readonly onData?: (text: string) => void) {}
+
+  /** Connects the console of a (new) QEMU process. */
+  attach(output: Readable, input: Writable): void {
+    this.input = input;
+    this.failure = undefined;
     output.on('data', (chunk: Buffer) => {
       // Drop terminal escape sequences systemd and getty print; keep the text.
       const text = chunk.toString('utf8').replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\r/g, '');
@@ -27,9 +33,16 @@ export class SerialConsole {
     });
   }
 
+  /** The machine is gone: pending and later waits fail with this, until the next `attach`. */
+  fail(error: Error): void {
+    this.failure = error;
+    for (const w of [...this.waiters]) w();
+  }
+
   /** Waits until `pattern` appears in the output that arrived since the last match. */
   async waitFor(pattern: RegExp, timeoutMs: number, what = String(pattern)): Promise<RegExpMatchArray> {
     return new Promise((resolve, reject) => {
+      if (this.failure) return reject(this.failure);
       const check = () => {
         const m = this.buffer.match(pattern);
         if (!m) return false;
@@ -43,6 +56,11 @@ export class SerialConsole {
         reject(new UserError(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; last console output:\n${this.transcript.slice(-1500)}`));
       }, timeoutMs);
       const listener = () => {
+        if (this.failure) {
+          clearTimeout(timer);
+          this.waiters.delete(listener);
+          return reject(this.failure);
+        }
         const m = check();
         if (m) {
           clearTimeout(timer);
@@ -55,7 +73,8 @@ export class SerialConsole {
   }
 
   write(text: string): void {
-    this.input.write(text);
+    if (this.failure) throw this.failure;
+    this.input?.write(text);
   }
 
   /** Waits for the login prompt and logs in; leaves a shell whose prompt is set to a marker. */

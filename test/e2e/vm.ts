@@ -3,6 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Architecture } from '../../src/config/schema.js';
+import { chooseAccel } from '../../src/vm/accel.js';
 import { Machine } from '../../src/vm/machine.js';
 import type { SerialConsole } from '../../src/vm/serial.js';
 
@@ -26,6 +27,7 @@ export class TestVm {
       image: this.image,
       stateDir: await mkdtemp(path.join(tmpdir(), 'bakery-vm-')),
       diskBytes: this.diskBytes,
+      accel: await chooseAccel(this.architecture),
     });
     await this.machine.boot(300_000);
   }
@@ -36,9 +38,13 @@ export class TestVm {
     return r.output;
   }
 
-  /** Reboots from inside and logs in again; QEMU restarts the machine itself. */
+  /** Reboots from inside and logs in again (the Machine starts QEMU again on the guest's reset). */
   async reboot(): Promise<void> {
     await this.machine!.reboot(true, 300_000);
+  }
+
+  get resets(): number {
+    return this.machine?.resets ?? 0;
   }
 
   async stop(): Promise<void> {

@@ -4,7 +4,7 @@ import { SystemEntry } from '../../src/config/schema.js';
 import { TargetFile, type Target } from '../../src/config/target.js';
 import { defaultRootfsSize, minimumExt4Size, planLayout, sfdiskScript } from '../../src/image/layout.js';
 import { grubConfig } from '../../src/targets/grub-efi.js';
-import { qemuArgs } from '../../src/vm/qemu.js';
+import { classifyExit, qemuArgs } from '../../src/vm/qemu.js';
 
 const MiB = 2 ** 20;
 
@@ -115,15 +115,41 @@ describe('GRUB A/B configuration', () => {
 });
 
 describe('QEMU command line', () => {
-  it('boots EFI with a private variable store, an overlay disk and forwarded ssh', () => {
-    const args = qemuArgs(
-      { architecture: 'amd64', image: 'x', stateDir: '/s', memoryMiB: 512, cpus: 1, sshPort: 2222, restrictNetwork: true },
+  const argsFor = (architecture: 'amd64' | 'arm64') =>
+    qemuArgs(
+      { architecture, image: 'x', stateDir: '/s', memoryMiB: 512, cpus: 1, accel: 'tcg', sshPort: 2222, restrictNetwork: true },
       { code: '/fw/CODE.fd', vars: '/s/efivars.fd', overlay: '/s/disk.qcow2' },
     ).join(' ');
-    expect(args).toContain('-accel kvm -accel tcg');
+
+  it('boots EFI with a private variable store, an overlay disk and forwarded ssh', () => {
+    const args = argsFor('amd64');
+    // The accelerator chosen by the probe, never QEMU's own silent fallback.
+    expect(args).toContain('-accel tcg');
+    expect(args).not.toContain('kvm');
+    // A guest reset ends QEMU (started again by the caller); the chipset watchdog may reset.
+    expect(args).toContain('-no-reboot');
+    expect(args).toContain('-global ICH9-LPC.noreboot=false');
     expect(args).toContain('if=pflash,format=raw,unit=0,readonly=on,file=/fw/CODE.fd');
     expect(args).toContain('file=/s/disk.qcow2,if=virtio,format=qcow2');
     expect(args).toContain('hostfwd=tcp:127.0.0.1:2222-:22,restrict=on');
     expect(args).toContain('-m 512');
+  });
+
+  it('gives arm64 VMs a PCI watchdog (virt has none)', () => {
+    expect(argsFor('arm64')).toContain('-device i6300esb');
+  });
+});
+
+describe('what a QEMU exit means', () => {
+  it('a guest reset restarts, a power-off ends, anything else is a death with QEMU\'s words', () => {
+    expect(classifyExit({ exitCode: 0, stderr: '', consoleTail: '[  12.3] reboot: Restarting system\n' })).toEqual({ kind: 'reset' });
+    // A watchdog or panic reset prints nothing of its own.
+    expect(classifyExit({ exitCode: 0, stderr: '', consoleTail: 'Kernel panic - not syncing: Attempted to kill init!' })).toEqual({ kind: 'reset' });
+    expect(classifyExit({ exitCode: 0, stderr: '', consoleTail: '[  40.1] reboot: Power down\n' })).toEqual({ kind: 'poweroff' });
+    const killed = classifyExit({ exitCode: 0, stderr: 'qemu-system-x86_64: terminating on signal 15 from pid 42 (kill)\n', consoleTail: 'login:' });
+    expect(killed).toMatchObject({ kind: 'died', reason: expect.stringContaining('terminating on signal 15') });
+    const aborted = classifyExit({ exitCode: 134, stderr: 'error: failed to set MSR 0x10a to 0x1\nqemu-system-x86_64: ../../target/i386/kvm/kvm.c:2909: kvm_buf_set_msrs: Assertion `ret == cpu->kvm_msr_buf->nmsrs\' failed.\n', consoleTail: '' });
+    expect(aborted).toMatchObject({ kind: 'died', reason: expect.stringMatching(/code 134.*failed to set MSR 0x10a/) });
+    expect(classifyExit({ signal: 'SIGKILL', stderr: '', consoleTail: '' })).toMatchObject({ kind: 'died', signal: 'SIGKILL' });
   });
 });

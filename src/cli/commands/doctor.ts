@@ -2,12 +2,16 @@
 import diskusage from 'diskusage';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { arch as hostArch } from 'node:os';
+import { hostDebianArch } from '../../util/host.js';
 import { formatSize } from '../../config/size.js';
 import { UserError } from '../../errors.js';
 import { dockerClient, dockerReachable } from '../../executor/docker.js';
 import { localExecutorPossible } from '../../executor/open.js';
 import { which } from '../../util/which.js';
+import { chooseAccel } from '../../vm/accel.js';
+import { findFirmware } from '../../vm/firmware.js';
+import { QEMU_BINARY, QEMU_PACKAGE } from '../../vm/qemu-machine.js';
+import type { Architecture } from '../../config/schema.js';
 import type { CommandRun } from '../command.js';
 import { projectFor } from '../context.js';
 
@@ -36,12 +40,7 @@ export const LOCAL_TOOLS: Record<string, string> = {
   zstd: 'zstd',
 };
 
-const DEBIAN_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64' };
 const QEMU_BINFMT: Record<string, string> = { amd64: 'qemu-x86_64', arm64: 'qemu-aarch64' };
-
-export function hostDebianArch(): string {
-  return DEBIAN_ARCH[hostArch()] ?? hostArch();
-}
 
 export function binfmtCheck(architecture: string, host = hostDebianArch()): Check {
   const name = `run ${architecture} programs`;
@@ -56,6 +55,34 @@ export function binfmtCheck(architecture: string, host = hostDebianArch()): Chec
         detail: `no binfmt handler for ${architecture}: foreign-architecture layers cannot run their package scripts`,
         fix: `apt-get install qemu-user-static binfmt-support && mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; update-binfmts --enable ${QEMU_BINFMT[architecture]}`,
       };
+}
+
+/** QEMU, its firmware, and the accelerator VMs of this architecture will get (and why). */
+export async function vmChecks(architecture: Architecture): Promise<Check[]> {
+  const checks: Check[] = [];
+  const qemu = await which(QEMU_BINARY[architecture]);
+  const img = await which('qemu-img');
+  checks.push({
+    name: `QEMU for ${architecture} VMs`,
+    ok: Boolean(qemu && img),
+    detail: qemu && img ? `${qemu}, ${img}` : `${qemu ? 'qemu-img' : QEMU_BINARY[architecture]} missing`,
+    fix: qemu && img ? undefined : `apt-get install ${QEMU_PACKAGE[architecture]} qemu-utils`,
+  });
+  let firmwareOk = false;
+  try {
+    const fw = findFirmware(architecture);
+    firmwareOk = true;
+    checks.push({ name: `EFI firmware for ${architecture} VMs`, ok: true, detail: fw.code });
+  } catch (err) {
+    const e = err as UserError;
+    checks.push({ name: `EFI firmware for ${architecture} VMs`, ok: false, detail: e.message, fix: e.hint });
+  }
+  if (qemu && firmwareOk) {
+    const accel = await chooseAccel(architecture, 'auto');
+    // TCG works everywhere, only slower: a fact to know, not a failure.
+    checks.push({ name: `acceleration of ${architecture} VMs`, ok: true, detail: accel.accel === 'kvm' ? 'KVM (probed: the firmware runs)' : accel.reason });
+  }
+  return checks;
 }
 
 export async function run({ args, io }: CommandRun<{ executor: string }>) {
@@ -81,6 +108,10 @@ export async function run({ args, io }: CommandRun<{ executor: string }>) {
   const architectures = new Set<string>([...project.systems.values()].map((s) => s.architecture));
   architectures.add(hostDebianArch());
   for (const a of [...architectures].sort()) checks.push(binfmtCheck(a));
+
+  // What `run` and `test` need for the systems of targets that boot in QEMU.
+  const vmArchitectures = new Set<Architecture>([...project.systems.values()].filter((s) => project.targets.get(s.target)?.config.emulated).map((s) => s.architecture));
+  for (const a of [...vmArchitectures].sort()) checks.push(...(await vmChecks(a)));
 
   await mkdir(project.cacheDir, { recursive: true });
   const { available } = await diskusage.check(project.cacheDir);

@@ -7,6 +7,7 @@ import { junitXml } from '../../testing/junit.js';
 import { failedRun, WorkflowRun, type RunResult, type StepResult } from '../../testing/runner.js';
 import { loadWorkflows, type Workflow } from '../../testing/workflow.js';
 import { onCleanup } from '../../util/cleanup.js';
+import { chooseAccel, type Accel, type AccelChoice } from '../../vm/accel.js';
 import { Machine } from '../../vm/machine.js';
 import { EXIT_CODE, type CommandRun } from '../command.js';
 import { buildDir, projectFor } from '../context.js';
@@ -21,6 +22,7 @@ type Args = {
   'without-compression': boolean;
   keep: boolean;
   executor: string;
+  accel: AccelChoice;
 };
 
 export async function run({ args, io }: CommandRun<Args>) {
@@ -62,6 +64,15 @@ export async function run({ args, io }: CommandRun<Args>) {
     bundles.set(system, built.bundle);
   }
 
+  // KVM is probed once per architecture; every machine of the run gets the same answer.
+  const accels = new Map<string, Accel>();
+  for (const { architecture } of images.values()) {
+    if (accels.has(architecture)) continue;
+    const accel = await chooseAccel(architecture as 'amd64' | 'arm64', args.accel);
+    accels.set(architecture, accel);
+    if (!args.json) io.stderr.write(`${architecture} VMs: ${accel.reason}\n`);
+  }
+
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const runDir = path.join(buildDir(project), 'tests', stamp);
   await mkdir(runDir, { recursive: true });
@@ -94,6 +105,7 @@ export async function run({ args, io }: CommandRun<Args>) {
       diskBytes: built.size + 2 ** 30,
       files,
       consoleLog: path.join(logDir, 'console.log'),
+      accel: accels.get(built.architecture)!,
     });
     onCleanup(() => machine.dispose());
     say(`${label}: started (logs: ${path.relative(io.cwd, logDir) || logDir})`);
@@ -138,6 +150,7 @@ export async function run({ args, io }: CommandRun<Args>) {
     passed: failed.length === 0,
     runDir,
     junit: args.junit ? path.resolve(io.cwd, args.junit) : path.join(runDir, 'junit.xml'),
+    accel: Object.fromEntries([...accels].map(([a, x]) => [a, x.accel])),
     runs: results,
   };
 }
