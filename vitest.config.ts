@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Three tiers: unit (no root, no Docker), integration (real tools in the Docker worker), and
-// end to end (images booted in QEMU). `npm test` runs all of them; none of them skips.
+// Tiers: unit (no root, no Docker), integration (real tools in the Docker worker), end to end
+// (images booted in QEMU) — `npm test` runs these three — and full (`npm run test:full`: adds the
+// scenario matrix's other slot direction and the arm64 boots, too slow for every CI run). None skips.
 export default defineConfig({
   test: {
     // Integration and end-to-end tests share Docker and check that it is left clean: one file at a time.
@@ -23,6 +24,15 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: 60 * 60_000,
           hookTimeout: 60 * 60_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'full',
+          include: ['test/full/**/*.test.ts'],
+          testTimeout: 120 * 60_000,
+          hookTimeout: 120 * 60_000,
           fileParallelism: false,
         },
       },

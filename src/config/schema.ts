@@ -125,6 +125,17 @@ export const Duration = z.union([
     .transform((v) => Number(v.slice(0, -1)) * { s: 1, m: 60, h: 3600 }[v.slice(-1) as 's' | 'm' | 'h']),
 ], { error: 'a duration: seconds, or a string like "90s", "5m" or "1h"' });
 
+/** A duration that may be switched off: `0` or "off", else as Duration. */
+export const DurationOrOff = z.union([z.literal(0), z.literal('off').transform(() => 0), Duration], {
+  error: 'a duration (seconds, or "90s", "5m", "1h"), or 0 / "off"',
+});
+
+/**
+ * A version RAUC can compare (its relaxed semantic versioning): 1 to 3 numeric parts, then an
+ * optional pre-release (no "-" inside: RAUC splits at the last one) and build.
+ */
+export const RAUC_SEMVER = /^\d+(\.\d+){0,2}(-[0-9A-Za-z.]+)?(\+[0-9A-Za-z.-]+)?$/;
+
 export const CacheSettings = z.strictObject({
   /** Where built layers and downloaded packages are kept; default `~/.cache/bakery` (BAKERY_CACHE_DIR overrides). */
   dir: z.string().optional(),
@@ -168,8 +179,10 @@ export const SystemEntry = z.strictObject({
       key: z.string().default('keys/dev.key.pem'),
       /** Certificate(s) the device trusts (PEM); default: the signing certificate. A CA for production. */
       keyring: z.string().optional(),
+      /** Devices of this system install bundles older than the version they run (no RAUC min-bundle-version). */
+      'allow-downgrade': z.boolean().default(false),
     })
-    .default({ cert: 'keys/dev.cert.pem', key: 'keys/dev.key.pem' }),
+    .default({ cert: 'keys/dev.cert.pem', key: 'keys/dev.key.pem', 'allow-downgrade': false }),
   /** When the device confirms a booted slot: every check in /etc/bakery/health.d passes in time. */
   health: z
     .strictObject({
@@ -179,8 +192,27 @@ export const SystemEntry = z.strictObject({
       'on-failure': z.enum(['reboot', 'stay']).default('reboot'),
       /** The built-in check that no systemd unit has failed. */
       'check-failed-units': z.boolean().default(true),
+      /** A slot on trial not confirmed this long after power-on reboots (and falls back); 0 / "off": no deadline. */
+      'boot-deadline': DurationOrOff.default(600),
+      /** The hardware watchdog's timeout, armed and petted by systemd; 0 / "off": not armed. */
+      watchdog: DurationOrOff.default(30),
+      /** Seconds from a kernel panic or initramfs failure to the reboot; 0 / "off": hang / shell (debugging only). */
+      'panic-reboot': DurationOrOff.default(10),
     })
-    .default({ timeout: 300, 'on-failure': 'reboot', 'check-failed-units': true }),
+    .superRefine((h, ctx) => {
+      if (h['boot-deadline'] > 0 && h['boot-deadline'] <= h.timeout) {
+        ctx.addIssue({ code: 'custom', path: ['boot-deadline'], message: `must be longer than the health timeout (${h.timeout} s): the boot and the checks must fit before it` });
+      }
+    })
+    .default({ timeout: 300, 'on-failure': 'reboot', 'check-failed-units': true, 'boot-deadline': 600, watchdog: 30, 'panic-reboot': 10 }),
+}).superRefine((system, ctx) => {
+  if (!system.bundle['allow-downgrade'] && !RAUC_SEMVER.test(system.version)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['version'],
+      message: `devices refuse bundles older than the version they run, which RAUC compares as a semantic version: expected MAJOR[.MINOR[.PATCH]][-PRERELEASE][+BUILD] like "2.1.0", got ${JSON.stringify(system.version)} (or set bundle.allow-downgrade = true)`,
+    });
+  }
 });
 export type SystemEntry = z.infer<typeof SystemEntry>;
 

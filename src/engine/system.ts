@@ -51,8 +51,15 @@ export function systemParameters(system: System, target: Target, secrets: System
       health_timeout: system.health.timeout,
       on_failure: system.health['on-failure'],
       check_failed_units: system.health['check-failed-units'],
+      boot_deadline: system.health['boot-deadline'],
+      watchdog: system.health.watchdog,
+      version: system.version,
+      allow_downgrade: system.bundle['allow-downgrade'],
       ...params['bakery-rauc'],
     };
+  }
+  if (target.config.recipes.includes('bakery-grub-efi')) {
+    params['bakery-grub-efi'] = { panic: system.health['panic-reboot'], ...params['bakery-grub-efi'] };
   }
   return params;
 }

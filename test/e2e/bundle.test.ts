@@ -71,6 +71,10 @@ describe('signing keys and bundles', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('--version: expected a version like "2.1.0"');
     }
+    // Devices refuse older bundles by RAUC's semantic-version order: a version it cannot compare would never install.
+    const r = await bakery(['bake', 'bundle', SYSTEM, '--version', '2.0~rc1', '--project', project]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('compare versions as semantic versions; expected MAJOR[.MINOR[.PATCH]][-PRERELEASE][+BUILD]');
   });
 
   it('bake bundle: a verity bundle RAUC verifies, with the image\'s own slot image, and a release manifest', async () => {

@@ -201,6 +201,6 @@ describe(`${SYSTEM}: the repository's own test workflow`, () => {
     const out = JSON.parse(r.stdout);
     expect(out.runs.map((x: { workflow: string; status: string }) => `${x.workflow}:${x.status}`)).toEqual(['demo:passed']);
     const xml = await readFile(out.junit, 'utf8');
-    expect(xml).toMatch(/<testsuite name="demo \[demo-efi-amd64\]" tests="8" failures="0" skipped="0"/);
+    expect(xml).toMatch(/<testsuite name="demo \[demo-efi-amd64\]" tests="11" failures="0" skipped="0"/);
   });
 });

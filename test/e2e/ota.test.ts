@@ -1,56 +1,25 @@
 /**
- * The OTA proof, driven by `bakery test` workflows (test/e2e/ota-project/tests/ota.toml): v1
- * from the image, v2 installed and confirmed, v3 (failing health check) rolled back by itself
- * from both slots, foreign/tampered/wrong-compatible/plain bundles refused with the slots
- * untouched, and a power cut in the middle of an install.
+ * The OTA and recovery proofs, driven by `bakery test` workflows (test/e2e/ota-project/tests/):
+ * - ota: v1 from the image, v2 installed and confirmed, v3 (failing health check) rolled back by
+ *   itself from both slots, foreign/tampered/wrong-compatible/plain bundles refused with the
+ *   slots untouched, and a power cut in the middle of an install;
+ * - recovery-*: a release whose init exits (kernel panic), one stuck in emergency mode (boot
+ *   deadline), a power cut while the checks run, PID 1 hung during validation (hardware watchdog)
+ *   — each back on the old slot with no step touching the VM after the fault;
+ * - downgrade: an older bundle refused (RAUC's min-bundle-version), old content released as a
+ *   newer version installed;
+ * - certificates: an expired signer refused, a valid bundle installed with the clock in 2001.
+ * All run in one `bakery test --jobs 2` (two VMs side by side), sharing one set of builds.
  */
-import { execa } from 'execa';
-import { randomBytes } from 'node:crypto';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bakery } from '../helpers.js';
+import { otaProjectDir, prepareOtaProject } from './ota-setup.js';
 
-const FIXTURE = path.join(import.meta.dirname, 'ota-project');
-const project = path.join(tmpdir(), `bakery-ota-${process.pid}`);
-const refused = path.join(project, 'refused');
+const project = otaProjectDir();
 
-/** A small signed bundle made with the host's RAUC: refusals happen before the payload is read. */
-async function hostBundle(name: string, o: { cert: string; key: string; compatible: string; format: 'verity' | 'plain' }): Promise<string> {
-  const dir = path.join(refused, `${name}.d`);
-  await mkdir(dir, { recursive: true });
-  // Random bytes: RAUC wants a payload bigger than a squashfs block, and never gets to read it.
-  await writeFile(path.join(dir, 'rootfs.ext4'), randomBytes(2 ** 20));
-  await writeFile(
-    path.join(dir, 'manifest.raucm'),
-    `[update]\ncompatible=${o.compatible}\nversion=9.9.9\n\n${o.format === 'verity' ? '[bundle]\nformat=verity\n\n' : ''}[image.rootfs]\nfilename=rootfs.ext4\n`,
-  );
-  const out = path.join(refused, `${name}.raucb`);
-  await execa('rauc', ['bundle', `--cert=${o.cert}`, `--key=${o.key}`, dir, out]);
-  await rm(dir, { recursive: true, force: true });
-  return out;
-}
-
-beforeAll(async () => {
-  await rm(project, { recursive: true, force: true });
-  await cp(FIXTURE, project, { recursive: true });
-  const keys = await bakery(['keys', 'generate', '--project', project]);
-  expect(keys.code, keys.stderr).toBe(0);
-  const cert = path.join(project, 'keys/dev.cert.pem');
-  const key = path.join(project, 'keys/dev.key.pem');
-  await mkdir(refused, { recursive: true });
-  // Another party's pair, made with the host's openssl.
-  await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=someone else',
-    '-days', '3650', '-addext', 'extendedKeyUsage=codeSigning', '-keyout', path.join(refused, 'other.key.pem'), '-out', path.join(refused, 'other.cert.pem')]);
-  await hostBundle('other-key', { cert: path.join(refused, 'other.cert.pem'), key: path.join(refused, 'other.key.pem'), compatible: 'bakery-ota-test', format: 'verity' });
-  await hostBundle('other-compatible', { cert, key, compatible: 'some-other-device', format: 'verity' });
-  await hostBundle('plain', { cert, key, compatible: 'bakery-ota-test', format: 'plain' });
-  const good = await hostBundle('flipped-byte', { cert, key, compatible: 'bakery-ota-test', format: 'verity' });
-  const bytes = await readFile(good);
-  bytes[bytes.length - 200]! ^= 0xff; // inside the CMS signature
-  await writeFile(good, bytes);
-});
+beforeAll(() => prepareOtaProject(project));
 
 let keepLogs = true;
 afterAll(async () => {
@@ -59,19 +28,22 @@ afterAll(async () => {
   await rm(project, { recursive: true, force: true });
 });
 
-describe('OTA updates on the device, through `bakery test`', () => {
+const SCENARIOS = ['ota', 'recovery-panic', 'recovery-emergency', 'recovery-power-cut-checks', 'recovery-watchdog', 'downgrade', 'certificates'];
+
+describe('OTA updates and unattended recovery on the device, through `bakery test`', () => {
   let result: { code: number; stdout: string; stderr: string };
   let runs: { workflow: string; status: string; steps: { name: string; status: string; message?: string }[] }[];
 
-  it('runs the OTA workflow and a failing one side by side (two VMs, own ports), JUnit for both', async () => {
+  it('runs every scenario and a failing workflow, two VMs side by side (own ports), JUnit for all', async () => {
     const junit = path.join(project, 'results', 'junit.xml');
     result = await bakery(['test', 'ota-v1', '--jobs', '2', '--junit', junit, '--json', '--project', project]);
     const out = JSON.parse(result.stdout);
     runs = out.runs;
-    const ota = runs.find((r) => r.workflow === 'ota')!;
-    const failedStep = ota.steps.find((s) => s.status === 'failed');
-    expect(failedStep, `${failedStep?.name}: ${failedStep?.message}\n(logs: ${out.runDir})`).toBeUndefined();
-    expect(ota.status).toBe('passed');
+    const failures = runs
+      .filter((r) => SCENARIOS.includes(r.workflow))
+      .flatMap((r) => r.steps.filter((s) => s.status === 'failed').map((s) => `${r.workflow} › ${s.name}: ${s.message}`));
+    expect(failures, `logs: ${out.runDir}`).toEqual([]);
+    expect(runs.filter((r) => SCENARIOS.includes(r.workflow)).map((r) => `${r.workflow}:${r.status}`).sort()).toEqual(SCENARIOS.map((w) => `${w}:passed`).sort());
     // must-fail expects a version the system does not have: the runner must say so.
     expect(result.code).toBe(1);
     const bad = runs.find((r) => r.workflow === 'must-fail')!;
@@ -86,7 +58,17 @@ describe('OTA updates on the device, through `bakery test`', () => {
     keepLogs = false;
   });
 
-  it('the proof covers each required scenario', () => {
+  it('each recovery scenario came back on the old slot by itself', () => {
+    const steps = (workflow: string) => runs.find((r) => r.workflow === workflow)!.steps.map((s) => s.name);
+    expect(steps('recovery-panic')).toEqual(expect.arrayContaining(['its init exits: kernel panic', 'reboot by itself; GRUB falls back to slot A', 'RAUC reports the failed release bad']));
+    expect(steps('recovery-emergency')).toEqual(expect.arrayContaining(['a required mount never appears: emergency mode', 'the deadline passes: reboot by itself', 'GRUB falls back to slot A']));
+    expect(steps('recovery-power-cut-checks')).toContain('power cut while slot B\'s checks run');
+    expect(steps('recovery-watchdog')).toEqual(expect.arrayContaining(['PID 1 hangs (systemd freezes on a crash signal)', 'the watchdog resets the machine; GRUB falls back to slot A']));
+    expect(steps('downgrade')).toEqual(expect.arrayContaining(['v1 offered to v2: refused, slots unchanged', 'v1\'s content released as 2.0.1: installed']));
+    expect(steps('certificates')).toEqual(expect.arrayContaining(['signed with a trusted but expired certificate: refused', 'a valid bundle still installs', 'so it accepts an older bundle']));
+  });
+
+  it('the OTA proof covers each required scenario', () => {
     const names = runs.find((r) => r.workflow === 'ota')!.steps.map((s) => s.name);
     for (const needed of ['install ota-v2', 'install ota-v3', 'install-file refused/other-key.raucb', 'install-file refused/flipped-byte.raucb',
       'install-file refused/other-compatible.raucb', 'install-file refused/plain.raucb', 'power cut half way through writing slot B', 'assert-slots A=bad B=good', 'assert-slots A=good B=bad']) {

@@ -61,6 +61,13 @@ const cases: Case[] = [
   { name: 'unknown target', files: { 'systems.toml': '[systems.dev]\nlayer = "app"\narchitecture = "amd64"\ntarget = "nothing-like-it"\n' }, expect: ['`systems.dev.target`', 'unknown target "nothing-like-it"', 'known: '] },
   { name: 'architecture the target does not support', files: { 'systems.toml': '[systems.dev]\nlayer = "app"\narchitecture = "arm64"\ntarget = "tgt"\n' }, expect: ['`systems.dev.architecture`', 'target "tgt" does not support architecture arm64', 'it supports amd64'] },
   { name: 'invalid name', files: { 'systems.toml': '[systems.dev]\nlayer = "App Layer"\narchitecture = "amd64"\ntarget = "tgt"\n' }, expect: ['`systems.dev.layer`', 'lowercase letters'] },
+  {
+    name: 'boot deadline not longer than the health timeout',
+    files: { 'systems.toml': '[systems.dev]\nlayer = "app"\narchitecture = "amd64"\ntarget = "tgt"\nhealth = { timeout = "5m", boot-deadline = "4m" }\n' },
+    expect: ['`systems.dev.health.boot-deadline`', 'must be longer than the health timeout (300 s)', 'line 5'],
+  },
+  { name: 'a version RAUC cannot compare', files: { 'systems.toml': '[systems.dev]\nlayer = "app"\narchitecture = "amd64"\ntarget = "tgt"\nversion = "1.0-rc-1"\n' }, expect: ['`systems.dev.version`', 'line 5', 'compares as a semantic version', 'bundle.allow-downgrade = true'] },
+  { name: 'watchdog that is not a duration', files: { 'systems.toml': '[systems.dev]\nlayer = "app"\narchitecture = "amd64"\ntarget = "tgt"\n[systems.dev.health]\nwatchdog = "soon"\n' }, expect: ['`systems.dev.health.watchdog`', 'a duration', '0 / "off"'] },
   { name: 'layer with parent and bootstrap', files: { 'layers/app.toml': 'parent = "debian-trixie"\n[bootstrap]\nsuite = "trixie"\n' }, expect: ['layers/app.toml', 'either `parent` or `[bootstrap]`, not both'] },
   { name: 'layer with neither parent nor bootstrap', files: { 'layers/app.toml': 'recipes = ["r"]\n' }, expect: ['layers/app.toml', 'needs either `parent'] },
   { name: 'unknown parent', files: { 'layers/app.toml': 'parent = "debian-trixy"\n' }, expect: ['layers/app.toml', '`parent`', 'unknown layer "debian-trixy"', 'did you mean "debian-trixie"?'] },

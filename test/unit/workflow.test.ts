@@ -5,6 +5,8 @@ import { ConfigError } from '../../src/errors.js';
 import { junitXml } from '../../src/testing/junit.js';
 import { stepTitle } from '../../src/testing/runner.js';
 import { actionOf, loadWorkflows } from '../../src/testing/workflow.js';
+import { loadProject } from '../../src/config/project.js';
+import { BAKERY_HOME } from '../../src/util/paths.js';
 import { tempProject } from '../helpers.js';
 
 const SYSTEMS = new Set(['dev', 'dev-v2']);
@@ -23,6 +25,17 @@ async function problems(toml: string): Promise<string> {
   }
   throw new Error('the workflow was accepted');
 }
+
+describe('the workflows bakery ships and tests with', () => {
+  it.each([
+    ['the repository', BAKERY_HOME],
+    ['the OTA and recovery proof', path.join(BAKERY_HOME, 'test/e2e/ota-project')],
+  ])('%s: the project and its workflows validate', async (_what, dir) => {
+    const project = await loadProject(dir, BAKERY_HOME, {});
+    const workflows = await loadWorkflows(path.join(dir, 'tests'), new Set(project.systems.keys()));
+    expect(workflows.length).toBeGreaterThan(0);
+  });
+});
 
 describe('workflow files', () => {
   it('reads steps, durations and defaults', async () => {

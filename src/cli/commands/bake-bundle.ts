@@ -2,6 +2,7 @@ import path from 'node:path';
 import { signingPair } from '../../bundle/keys.js';
 import { buildBundle } from '../../bundle/build-bundle.js';
 import { findSystem } from '../../engine/system.js';
+import { RAUC_SEMVER } from '../../config/schema.js';
 import { UsageError } from '../../errors.js';
 import { runAllCleanups } from '../../util/cleanup.js';
 import type { CommandRun } from '../command.js';
@@ -19,6 +20,10 @@ export async function bakeBundle(args: Args & CommandRun<object>['args'], io: Co
   const version = (args.version ?? system.version).trim();
   if (!/^[0-9A-Za-z][0-9A-Za-z.+~:_-]*$/.test(version)) {
     throw new UsageError(`--version: expected a version like "2.1.0", got ${JSON.stringify(args.version ?? system.version)}`);
+  }
+  // Devices that refuse downgrades compare versions as RAUC does: another scheme could never install.
+  if (!system.bundle['allow-downgrade'] && !RAUC_SEMVER.test(version)) {
+    throw new UsageError(`--version: devices of ${system.name} refuse older bundles and compare versions as semantic versions; expected MAJOR[.MINOR[.PATCH]][-PRERELEASE][+BUILD] like "2.1.0", got ${JSON.stringify(version)}`);
   }
   const image = await bakeImage({ ...args, 'dry-run': false }, io);
   const executor = await workerFor(project, args, io, [path.dirname(keys.key), path.dirname(keys.cert)]);
