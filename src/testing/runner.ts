@@ -213,6 +213,9 @@ export class WorkflowRun {
     const device = `${DEVICE_BUNDLE_DIR}/${++this.installed}-${path.basename(host)}`;
     // Bundles left by an install that a power cut interrupted would fill /data.
     await m.run(`rm -rf ${DEVICE_BUNDLE_DIR}`, 60_000);
+    // A device's first boot grows /data from its image size to the disk; a bundle fits only after
+    // that (starting the running oneshot waits for it; a system without it has nothing to wait for).
+    await m.run('systemctl start bakery-grow-data.service 2>/dev/null; true', timeoutMs);
     await m.copyIn(host, device, timeoutMs);
     if (step.background) {
       m.console!.write(`rauc install ${device}; rm -f ${device}\n`);
