@@ -13,6 +13,14 @@ import { bakery } from '../helpers.js';
 
 const FIXTURE = path.join(import.meta.dirname, 'ota-project');
 
+/**
+ * What CI runs: the OTA proof and one workflow per required recovery scenario. The full suite
+ * (test/full/ota-matrix.test.ts) adds the hung-PID-1 watchdog case, the A-to-B failing-check
+ * rollback and every recovery scenario in the other slot direction.
+ */
+export const CI_SCENARIOS = ['ota', 'recovery-panic', 'recovery-emergency', 'recovery-power-cut-checks', 'downgrade', 'certificates'];
+
+
 /** A small signed bundle made with the host's RAUC: refusals happen before the payload is read. */
 async function hostBundle(refused: string, name: string, o: { cert: string; key: string; compatible: string; format: 'verity' | 'plain' }): Promise<string> {
   const dir = path.join(refused, `${name}.d`);
