@@ -6,43 +6,12 @@
  * follow with the slots' names mirrored — the broken release lands in A and the device must come
  * back on B.
  */
-import TOML from '@iarna/toml';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bakery } from '../helpers.js';
 import { CI_SCENARIOS, otaProjectDir, prepareOtaProject } from '../e2e/ota-setup.js';
-
-type Step = Record<string, unknown>;
-const other = (slot: string) => (slot === 'A' ? 'B' : slot === 'B' ? 'A' : slot);
-const mirrorText = (text: string) => text.replace(/\bslot ([AB])\b/g, (_m, s: string) => `slot ${other(s)}`);
-
-/** The step with A and B exchanged wherever it names a slot; the old release is now v2. */
-export function mirrorStep(step: Step): Step {
-  const out: Step = { ...step };
-  for (const key of ['name', 'wait-for']) if (typeof out[key] === 'string') out[key] = mirrorText(out[key] as string);
-  if (typeof out['assert-booted'] === 'string') out['assert-booted'] = other(out['assert-booted'] as string);
-  if (out['assert-slots']) out['assert-slots'] = Object.fromEntries(Object.entries(out['assert-slots'] as object).map(([s, v]) => [other(s), v]));
-  if (out['expect-output'] === '1.0.0') out['expect-output'] = '2.0.0';
-  if (typeof out['expect-match'] === 'string') out['expect-match'] = (out['expect-match'] as string).replace(/^\^([AB])\\s/, (_m, s: string) => `^${other(s)}\\s`);
-  return out;
-}
-
-function mirrorWorkflow(workflow: { description: string; steps: Step[] }): object {
-  const [boot, ...rest] = workflow.steps;
-  return {
-    ...workflow,
-    description: `${workflow.description} (from slot B to A: v2 runs from B first)`,
-    steps: [
-      boot,
-      { install: 'ota-v2' },
-      { reboot: true },
-      { 'assert-booted': 'B' },
-      { 'assert-slots': { A: 'good', B: 'good' } },
-      ...rest.map(mirrorStep),
-    ],
-  };
-}
+import { writeMirroredWorkflow } from './mirror.js';
 
 const project = otaProjectDir();
 let matrix: string[];
@@ -53,12 +22,7 @@ beforeAll(async () => {
   const recovery = (await readdir(tests)).filter((f) => f.startsWith('recovery-') && f.endsWith('.toml'));
   // Recovery workflows CI does not run, then every recovery workflow mirrored.
   matrix = recovery.map((f) => f.replace(/\.toml$/, '')).filter((w) => !CI_SCENARIOS.includes(w));
-  for (const file of recovery) {
-    const workflow = TOML.parse(await readFile(path.join(tests, file), 'utf8')) as unknown as { description: string; steps: Step[] };
-    const name = file.replace(/\.toml$/, '-b-to-a');
-    await writeFile(path.join(tests, `${name}.toml`), TOML.stringify(mirrorWorkflow(workflow) as TOML.JsonMap));
-    matrix.push(name);
-  }
+  for (const file of recovery) matrix.push(await writeMirroredWorkflow(tests, file));
 });
 
 describe('unattended recovery: the whole matrix', () => {
