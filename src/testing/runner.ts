@@ -221,6 +221,9 @@ export class WorkflowRun {
       m.console!.write(`rauc install ${device}; rm -f ${device}\n`);
       return `started rauc install ${device}`;
     }
+    // A refusal must leave RAUC's slot states as they were: compare them once the boot has settled
+    // (mark-good, part of startup, may still be confirming the booted slot right after login).
+    if (step.expect === 'refused') await m.run('systemctl is-system-running --wait >/dev/null 2>&1; true', timeoutMs);
     const before = step.expect === 'refused' ? await this.slotStatus(60_000) : undefined;
     const r = await m.run(`rauc install ${device} 2>&1; code=$?; rm -f ${device}; (exit $code)`, timeoutMs);
     if ((step.expect ?? 'installed') === 'installed') {
