@@ -99,6 +99,8 @@ export class Machine {
       this.console = new SerialConsole((text) => this.log?.write(text));
     }
     this.log?.write(`\n===== power on ${new Date().toISOString()} (${this.o.accel.accel}) =====\n`);
+    // A login prompt left from before a power cut must not be taken for this boot's.
+    this.console!.discard();
     this.start();
   }
 

@@ -33,6 +33,11 @@ export class SerialConsole {
     });
   }
 
+  /** Forgets output not yet matched: what a machine printed before a power cut is no prompt of the next boot. */
+  discard(): void {
+    this.buffer = '';
+  }
+
   /** The machine is gone: pending and later waits fail with this, until the next `attach`. */
   fail(error: Error): void {
     this.failure = error;
