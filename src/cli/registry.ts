@@ -20,8 +20,12 @@ export const COMMANDS: CommandDefinition[] = [
       arch: { type: 'string', choices: ['amd64', 'arm64'], default: 'amd64', describe: 'architecture' },
       executor: EXECUTOR,
       'dry-run': { type: 'boolean', default: false, describe: 'print the plan (layers, recipes, cache keys) and stop' },
+      export: { type: 'string', describe: 'also write the layer\'s root filesystem to this tar file (reproducible: sorted, fixed times)' },
     },
-    examples: [['$0 bake layer debian-trixie --arch arm64', 'bootstrap trixie for arm64']],
+    examples: [
+      ['$0 bake layer debian-trixie --arch arm64', 'bootstrap trixie for arm64'],
+      ['$0 bake layer demo --export demo.tar', 'the demo layer as a tarball (e.g. for docker import)'],
+    ],
     load: () => import('./commands/bake-layer.js'),
   },
   {

@@ -1,6 +1,7 @@
 /**
- * Executing a layer plan: for each layer, use the cache entry or build it in the worker —
- * bootstrap (or unpack the parent), apply recipes step by step, pack, commit to the cache.
+ * Executing a layer plan: each snapshot of each layer (bootstrap, recipe, finish) is used from
+ * the cache or built in the worker — mounted as an overlay over the snapshots below it, the
+ * step run in the merged root, the overlay's upper directory committed as the snapshot.
  */
 import path from 'node:path';
 import type { Project } from '../config/project.js';
@@ -9,7 +10,7 @@ import { ExecFailed, type Executor } from '../executor/executor.js';
 import { onCleanup } from '../util/cleanup.js';
 import type { CacheEntry, LayerCache } from './cache.js';
 import { tailOf, type LogDir } from './logs.js';
-import type { LayerPlan } from './plan.js';
+import type { LayerPlan, SnapshotPlan } from './plan.js';
 import { ROOTFS_TOOL, stepArgv, stepEnv, stepTitle, type StepContext } from './steps.js';
 import type { Task, TaskContext } from './tasks.js';
 
@@ -23,22 +24,41 @@ export interface LayerBuildEnv {
   system?: string;
 }
 
+export interface SnapshotResult {
+  step: string;
+  key: string;
+  status: 'hit' | 'built';
+  seconds: number;
+}
+
 export interface LayerResult {
   plan: LayerPlan;
+  /** The finished layer's snapshot. */
   entry: CacheEntry;
+  /** Its root filesystem: the snapshot directories to mount, top first. */
+  lowers: string[];
   status: 'hit' | 'built';
+  /** Every snapshot of the layer, in order: what this build reused and what it made. */
+  snapshots: SnapshotResult[];
 }
 
 /** Runs one worker command as a logged step; failures name where and show the log's tail. */
 export async function runStep(env: LayerBuildEnv, ctx: TaskContext, where: string[], argv: string[], vars: Record<string, string>): Promise<void> {
+  await captureStep(env, ctx, where, argv, vars);
+}
+
+/** runStep, returning the command's output (its first 64 KiB). */
+export async function captureStep(env: LayerBuildEnv, ctx: TaskContext, where: string[], argv: string[], vars: Record<string, string>): Promise<string> {
   const log = await env.logs.open(where.slice(env.system ? 1 : 0).join('-'));
   log.stream.write(`# ${where.join(' › ')}\n# ${argv.join(' ')}\n`);
+  let output = '';
   try {
     await env.executor.exec(argv, {
       env: vars,
       output: (chunk) => {
         log.stream.write(chunk);
         ctx.output(chunk);
+        if (output.length < 65536) output += chunk.toString();
       },
     });
   } catch (err) {
@@ -47,6 +67,12 @@ export async function runStep(env: LayerBuildEnv, ctx: TaskContext, where: strin
     throw err;
   }
   await log.close();
+  return output;
+}
+
+/** Every snapshot key of the chain: what a build must keep in the cache. */
+export function snapshotKeys(plans: LayerPlan[]): Set<string> {
+  return new Set(plans.flatMap((p) => p.snapshots.map((s) => s.key)));
 }
 
 /** Tasks that make every layer of `plans` available; results are filled in as they finish. */
@@ -54,106 +80,122 @@ export function layerTasks(env: LayerBuildEnv, plans: LayerPlan[], results: Map<
   return plans.map((plan, index) => ({
     title: `layer ${plan.name} (${plan.architecture})`,
     run: async (ctx) => {
-      const hit = await env.cache.lookup(plan.key);
-      if (hit) {
-        results.set(plan.key, { plan, entry: hit, status: 'hit' });
+      const below = index > 0 ? results.get(plans[index - 1]!.key) : undefined;
+      const lowersBelow = below?.lowers ?? [];
+      const cached = async () => {
+        const entries: CacheEntry[] = [];
+        for (const s of plan.snapshots) {
+          const e = await env.cache.lookup(s.key);
+          if (!e) break;
+          entries.push(e);
+        }
+        return entries;
+      };
+      const finished = (entries: CacheEntry[], snapshots: SnapshotResult[], status: 'hit' | 'built') =>
+        results.set(plan.key, { plan, entry: entries.at(-1)!, lowers: [...entries.map((e) => e.dir).reverse(), ...lowersBelow], status, snapshots });
+      const reused = (entries: CacheEntry[]) => entries.map((e): SnapshotResult => ({ step: e.step, key: e.key, status: 'hit', seconds: 0 }));
+
+      let have = await cached();
+      if (have.length === plan.snapshots.length) {
+        finished(have, reused(have), 'hit');
         ctx.reuse(`cached ${plan.key.slice(0, 12)}`);
         return;
       }
-      const release = await env.cache.lock(plan.key, () => ctx.output('waiting for another build of this layer\n'));
-      const workDir = env.cache.workPath(plan.key);
-      const rootfs = path.join(workDir, 'rootfs');
-      const tempTar = env.cache.tempTar(plan.key);
-      const cleanup = onCleanup(async () => {
-        // Stop what still runs in the work tree before removing it (Ctrl-C mid-step).
-        await env.executor.interrupt();
-        await env.executor.exec([ROOTFS_TOOL, 'remove', workDir]).catch(() => undefined);
-        await env.executor.exec(['rm', '-f', tempTar]).catch(() => undefined);
-        await release();
-      });
-      const again = await env.cache.lookup(plan.key);
-      if (again) {
-        await cleanup();
-        results.set(plan.key, { plan, entry: again, status: 'hit' });
+      const unlock = onCleanup(await env.cache.lock(plan.key, () => ctx.output('waiting for another build of this layer\n')));
+      have = await cached();
+      if (have.length === plan.snapshots.length) {
+        await unlock();
+        finished(have, reused(have), 'hit');
         ctx.reuse(`cached ${plan.key.slice(0, 12)} (built meanwhile by another process)`);
         return;
       }
       // Work trees of builds that died (power loss, kill -9) are removed before building anew.
       for (const stale of await env.cache.staleWorkTrees()) await env.executor.exec([ROOTFS_TOOL, 'remove', stale]).catch(() => undefined);
-      const started = Date.now();
-      const parent = index > 0 ? results.get(plans[index - 1]!.key) : undefined;
-      return buildTasks(env, plan, { rootfs, tempTar, parentTar: parent?.entry.tar }, async () => {
-        const entry = await env.cache.commit(
-          { key: plan.key, layer: plan.name, architecture: plan.architecture, parentKey: plan.parentKey, buildSeconds: (Date.now() - started) / 1000 },
-          tempTar,
-        );
-        results.set(plan.key, { plan, entry, status: 'built' });
-        await cleanup();
+      const entries = [...have];
+      const done = reused(have);
+      const tasks: Task[] = [];
+      if (have.length) {
+        tasks.push({ title: `reuse ${have.map((e) => e.step.replace(/^recipe /, '')).join(', ')}`, run: async (c) => c.reuse('cached') });
+      }
+      for (const snapshot of plan.snapshots.slice(have.length)) {
+        tasks.push({
+          title: snapshot.step,
+          run: (c) =>
+            buildSnapshot(env, c, plan, snapshot, [...entries.map((e) => e.dir).reverse(), ...lowersBelow], (entry, seconds) => {
+              entries.push(entry);
+              done.push({ step: snapshot.step, key: snapshot.key, status: 'built', seconds });
+            }),
+        });
+      }
+      tasks.push({
+        title: 'done',
+        run: async () => {
+          finished(entries, done, 'built');
+          await unlock();
+        },
       });
+      return tasks;
     },
   }));
 }
 
-function buildTasks(
+/** Builds one snapshot in a fresh work tree; subtasks are the step's recipe steps. */
+async function buildSnapshot(
   env: LayerBuildEnv,
+  ctx: TaskContext,
   plan: LayerPlan,
-  paths: { rootfs: string; tempTar: string; parentTar?: string },
-  commit: () => Promise<void>,
-): Task[] {
-  const stepCtx: StepContext = { project: env.project, plan, rootfs: paths.rootfs, debCache: env.cache.debsDir, mirror: env.mirror };
-  const where = (...rest: string[]) => [...(env.system ? [env.system] : []), plan.name, ...rest];
-  const baseEnv = stepEnv(stepCtx);
-  const tasks: Task[] = [];
-  const { bootstrap } = plan;
-  if (bootstrap) {
-    tasks.push({
-      title: `bootstrap ${bootstrap.suite} (${bootstrap.variant})`,
-      run: (ctx) =>
-        runStep(
-          env,
-          ctx,
-          where('bootstrap'),
-          [
-            ROOTFS_TOOL,
-            'bootstrap',
-            paths.rootfs,
-            bootstrap.suite,
-            bootstrap.variant,
-            bootstrap.components.join(','),
-            bootstrap.packages.join(','),
-            plan.architecture,
-            bootstrap.mirror ?? '',
-          ],
-          baseEnv,
-        ),
-    });
-  } else {
-    tasks.push({
-      title: 'unpack parent layer',
-      run: async (ctx) => {
-        if (!paths.parentTar) throw new UserError(`layer ${plan.name}: its parent was not built`);
-        await runStep(env, ctx, where('unpack'), [ROOTFS_TOOL, 'unpack', paths.parentTar, paths.rootfs], baseEnv);
-      },
-    });
-  }
-  for (const app of plan.recipes) {
-    tasks.push({
-      title: `recipe ${app.recipe.name}`,
-      run: async () =>
-        app.recipe.config.steps.map((step, i) => ({
-          title: stepTitle(step),
-          run: (ctx: TaskContext) =>
-            runStep(env, ctx, where(app.recipe.name, `step ${i + 1} (${stepTitle(step)})`), stepArgv(step, app, paths.rootfs), stepEnv(stepCtx, app)),
-        })),
-    });
-  }
-  tasks.push({
-    title: 'pack',
-    run: async (ctx) => {
-      await runStep(env, ctx, where('finish'), [ROOTFS_TOOL, 'finish', paths.rootfs], baseEnv);
-      await runStep(env, ctx, where('pack'), [ROOTFS_TOOL, 'pack', paths.rootfs, paths.tempTar], baseEnv);
-      await commit();
-    },
+  snapshot: SnapshotPlan,
+  lowers: string[],
+  committed: (entry: CacheEntry, seconds: number) => void,
+): Promise<Task[]> {
+  const started = Date.now();
+  const workDir = env.cache.workPath(snapshot.key);
+  const rootfs = path.join(workDir, 'rootfs');
+  const upper = path.join(workDir, 'upper');
+  const cleanup = onCleanup(async () => {
+    // Stop what still runs in the work tree before removing it (Ctrl-C mid-step).
+    await env.executor.interrupt();
+    await env.executor.exec([ROOTFS_TOOL, 'remove', workDir]).catch(() => undefined);
   });
-  return tasks;
+  const stepCtx: StepContext = { project: env.project, plan, rootfs, debCache: env.cache.debsDir, mirror: env.mirror };
+  const baseEnv = stepEnv(stepCtx);
+  const where = (...rest: string[]) => [...(env.system ? [env.system] : []), plan.name, ...rest];
+  const run = (c: TaskContext, name: string, argv: string[], vars = baseEnv) => captureStep(env, c, where(name), argv, vars);
+
+  if (snapshot.step === 'bootstrap') {
+    const b = plan.bootstrap!;
+    await run(ctx, 'bootstrap', [ROOTFS_TOOL, 'bootstrap', upper, b.suite, b.variant, b.components.join(','), b.packages.join(','), plan.architecture, b.mirror ?? '']);
+    await seal(undefined);
+    return [];
+  }
+  if (lowers.length === 0) throw new UserError(`layer ${plan.name}: it has neither a bootstrap nor a parent`);
+  await run(ctx, 'mount', [ROOTFS_TOOL, 'overlay', rootfs, upper, ...lowers]);
+
+  async function seal(contentBytes: number | undefined) {
+    await run(ctx, 'seal', [ROOTFS_TOOL, 'unmount', rootfs]);
+    await run(ctx, 'seal', [ROOTFS_TOOL, 'seal', upper]);
+    const entry = await env.cache.commit(
+      { key: snapshot.key, layer: plan.name, step: snapshot.step, architecture: plan.architecture, parentKey: plan.parentKey, contentBytes, buildSeconds: (Date.now() - started) / 1000 },
+      upper,
+    );
+    await cleanup();
+    committed(entry, (Date.now() - started) / 1000);
+  }
+
+  if (snapshot.step === 'finish') {
+    await run(ctx, 'finish', [ROOTFS_TOOL, 'finish', rootfs]);
+    const measured = /content-bytes (\d+)/.exec(await run(ctx, 'finish', [ROOTFS_TOOL, 'measure', rootfs]));
+    await seal(measured ? Number(measured[1]) : undefined);
+    return [];
+  }
+  const app = snapshot.recipe!;
+  return [
+    ...app.recipe.config.steps.map((step, i) => ({
+      title: stepTitle(step),
+      run: async (c: TaskContext) => {
+        await runStep(env, c, where(app.recipe.name, `step ${i + 1} (${stepTitle(step)})`), stepArgv(step, app, rootfs), stepEnv(stepCtx, app));
+      },
+    })),
+    { title: 'snapshot', run: () => seal(undefined) },
+  ];
 }

@@ -1,14 +1,17 @@
 /**
- * The layer cache: `layers/<key>.tar` (the root filesystem) + `layers/<key>.json` (metadata).
- * An entry is trusted only when its metadata exists and names the tar's exact size; both are
- * written under temporary names and renamed into place, metadata last, so an interrupted build
- * never leaves an entry a later build would trust. Per-key lock files keep two builds of the same
- * layer from racing; the second one waits and then finds the entry.
+ * The layer cache: one entry per snapshot of a layer build (its bootstrap, each recipe applied,
+ * the finished layer) — `layers/<key>/` (what the step changed: an overlayfs upper directory, or
+ * the whole tree for a bootstrap) + `layers/<key>.json` (metadata). A root filesystem is the
+ * chain of its snapshots mounted as one overlay, so nothing is packed or unpacked. An entry is
+ * trusted only when its metadata exists; the directory is renamed into place first, metadata
+ * last, so an interrupted build never leaves an entry a later build would trust. Per-key lock
+ * files keep two builds of the same layer from racing; the second one waits and then finds it.
  *
  * Beside a layer live artifacts made from it (`layers/<key>.<name>`, e.g. the ext4 slot image of
  * a system layer): they go when their layer goes, and count toward its size.
  */
 import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -17,13 +20,18 @@ import path from 'node:path';
 export interface CacheEntry {
   key: string;
   layer: string;
+  /** What made the snapshot: `bootstrap`, `recipe <name>` or `finish` (the complete layer). */
+  step: string;
   architecture: string;
   parentKey?: string;
+  /** Bytes on disk of the snapshot's directory. */
   size: number;
+  /** For a finished layer: the size of its whole root filesystem (content and inodes). */
+  contentBytes?: number;
   created: string;
   lastUsed: string;
   buildSeconds: number;
-  tar: string;
+  dir: string;
   /** Bytes on disk of the artifacts made from this layer (sparse files count what they use). */
   derivedBytes?: number;
 }
@@ -58,8 +66,8 @@ export class LayerCache {
     for (const d of [this.layersDir, this.tmpDir, this.workDir, this.debsDir, this.locksDir]) await mkdir(d, { recursive: true });
   }
 
-  tarPath(key: string): string {
-    return path.join(this.layersDir, `${key}.tar`);
+  snapshotDir(key: string): string {
+    return path.join(this.layersDir, key);
   }
 
   private metaPath(key: string): string {
@@ -79,9 +87,8 @@ export class LayerCache {
   private async read(key: string): Promise<CacheEntry | undefined> {
     try {
       const entry = JSON.parse(await readFile(this.metaPath(key), 'utf8')) as CacheEntry;
-      const info = await stat(this.tarPath(key));
-      if (info.size !== entry.size) return undefined;
-      return { ...entry, tar: this.tarPath(key) };
+      if (!(await stat(this.snapshotDir(key))).isDirectory()) return undefined;
+      return { ...entry, dir: this.snapshotDir(key) };
     } catch {
       return undefined;
     }
@@ -89,14 +96,9 @@ export class LayerCache {
 
   private async writeMeta(entry: CacheEntry): Promise<void> {
     const tmp = this.tempName(entry.key, 'json');
-    const { tar: _tar, ...meta } = entry;
+    const { dir: _dir, ...meta } = entry;
     await writeFile(tmp, `${JSON.stringify(meta, null, 2)}\n`);
     await rename(tmp, this.metaPath(entry.key));
-  }
-
-  /** A fresh temporary path for a layer tar being built; rename it in with commit(). */
-  tempTar(key: string): string {
-    return this.tempName(key, 'tar');
   }
 
   /** A work directory for building `key`, named after its owner so leftovers can be found. */
@@ -109,12 +111,21 @@ export class LayerCache {
     return path.join(this.tmpDir, `${key}~${hostname()}~${process.pid}~${randomBytes(4).toString('hex')}.${ext}`);
   }
 
-  async commit(entry: Omit<CacheEntry, 'size' | 'tar' | 'created' | 'lastUsed'>, tempTar: string): Promise<CacheEntry> {
-    const size = (await stat(tempTar)).size;
-    await rm(this.metaPath(entry.key), { force: true });
-    await rename(tempTar, this.tarPath(entry.key));
+  /**
+   * Moves a built snapshot directory (on the cache's filesystem) into place. If another build
+   * committed the same key meanwhile, that one is kept and `built` is removed.
+   */
+  async commit(entry: Omit<CacheEntry, 'size' | 'dir' | 'created' | 'lastUsed'>, built: string): Promise<CacheEntry> {
+    const existing = await this.read(entry.key);
+    if (existing) {
+      await rm(built, { recursive: true, force: true });
+      return existing;
+    }
+    const dir = this.snapshotDir(entry.key);
+    await rm(dir, { recursive: true, force: true }); // a directory without metadata: an interrupted commit
+    await rename(built, dir);
     const now = new Date().toISOString();
-    const full: CacheEntry = { ...entry, size, created: now, lastUsed: now, tar: this.tarPath(entry.key) };
+    const full: CacheEntry = { ...entry, size: await diskBytes(dir), created: now, lastUsed: now, dir };
     await this.writeMeta(full);
     return full;
   }
@@ -159,12 +170,12 @@ export class LayerCache {
   }
 
   private derivedFiles(files: string[], key: string): string[] {
-    return files.filter((f) => f.startsWith(`${key}.`) && f !== `${key}.tar` && f !== `${key}.json`);
+    return files.filter((f) => f.startsWith(`${key}.`) && f !== `${key}.json`);
   }
 
   async remove(key: string): Promise<void> {
     await rm(this.metaPath(key), { force: true });
-    await rm(this.tarPath(key), { force: true });
+    await rm(this.snapshotDir(key), { recursive: true, force: true });
     for (const f of this.derivedFiles(await readdir(this.layersDir).catch(() => []), key)) await rm(path.join(this.layersDir, f), { force: true });
   }
 
@@ -229,4 +240,11 @@ export class LayerCache {
       })
       .map((name) => path.join(this.workDir, name));
   }
+}
+
+/** Bytes a directory tree uses on disk (du: fast, and it counts what sparse files really use). */
+function diskBytes(dir: string): Promise<number> {
+  return new Promise((resolve) => {
+    execFile('du', ['-s', '-B1', dir], (err, stdout) => resolve(err ? 0 : Number(stdout.split('\t')[0]) || 0));
+  });
 }

@@ -11,7 +11,7 @@ import { canonicalJson, hashTree, sha256 } from './hash.js';
 import { ROOTFS_TOOL } from './steps.js';
 
 /** Bumped when the way layers are built changes incompatibly. */
-export const LAYER_FORMAT = 1;
+export const LAYER_FORMAT = 2;
 
 export interface RecipeApplication {
   recipe: Recipe;
@@ -19,15 +19,28 @@ export interface RecipeApplication {
   filesHash: string;
 }
 
+/**
+ * One cached step of a layer build: its bootstrap, one recipe applied, or the finish (build-time
+ * helpers removed). Each key covers everything below it, like an image layer: a change to a
+ * recipe rebuilds that recipe and what comes after, never the recipes under it.
+ */
+export interface SnapshotPlan {
+  key: string;
+  step: string;
+  recipe?: RecipeApplication;
+}
+
 export interface LayerPlan {
   /** The layer's name; for a system's own layer, the system's name. */
   name: string;
   architecture: Architecture;
+  /** The key of the finished layer (its last snapshot). */
   key: string;
+  snapshots: SnapshotPlan[];
   parentKey?: string;
   bootstrap?: Bootstrap;
   recipes: RecipeApplication[];
-  /** Set for a system's own layer (the target's recipes over the system's layer). */
+  /** Set for a system's own layer (the target's recipes, then the system layer's own recipes). */
   system?: string;
   sourceDateEpoch: number;
 }
@@ -39,7 +52,7 @@ export interface PlanOptions {
   mirror?: string;
 }
 
-/** A layer that is not a file: a system's target recipes applied over its layer. */
+/** A layer that is not a file: a system's target recipes applied with its layer's own recipes. */
 export interface SyntheticLayer {
   name: string;
   recipes: string[];
@@ -93,46 +106,57 @@ export async function planLayer(
   options: PlanOptions,
   extra?: SyntheticLayer,
 ): Promise<LayerPlan[]> {
+  type Group = { recipes: string[]; parameters: Record<string, Record<string, string | number | boolean>>; explicit: boolean; skip?: Set<string> };
   const chain = layerChain(project, layerName).map((l) => ({
     name: l.name,
     bootstrap: l.config.bootstrap,
-    recipes: l.config.recipes,
-    parameters: l.config.parameters,
+    groups: [{ recipes: l.config.recipes, parameters: l.config.parameters, explicit: true }] as Group[],
     system: undefined as string | undefined,
-    explicit: true,
   }));
-  // A target's recipes are what every system of it needs: skipped where the layer has them already.
-  if (extra) chain.push({ name: extra.name, bootstrap: undefined, recipes: extra.recipes, parameters: extra.parameters, system: extra.system, explicit: false });
+  if (extra) {
+    // A system's own layer replaces its layer's top: the target's recipes (the platform: kernel,
+    // boot, updates; skipped where an ancestor has them) first, then the layer's own recipes. A
+    // change to a product recipe then redoes that recipe and those after it, never the platform.
+    const top = chain.pop()!;
+    const [own] = top.groups;
+    const parameters = { ...own!.parameters };
+    for (const [recipe, values] of Object.entries(extra.parameters)) parameters[recipe] = { ...parameters[recipe], ...values };
+    const platform: Group = { recipes: extra.recipes, explicit: false, parameters };
+    // The system's parameters reach the layer's own recipes too: they are applied per system.
+    chain.push({ name: extra.name, bootstrap: top.bootstrap, system: extra.system, groups: [platform, { ...own!, parameters, skip: new Set(extra.recipes) }] });
+  }
 
   const plans: LayerPlan[] = [];
   const applied = new Set<string>();
   const tools = `${options.toolsId}/${await layerToolHash()}`;
   for (const layer of chain) {
     const recipes: RecipeApplication[] = [];
-    for (const name of orderRecipes(project, layer.recipes, applied, layer.explicit)) {
-      const recipe = project.recipes.get(name);
-      if (!recipe) throw new UserError(`unknown recipe "${name}" in layer "${layer.name}"`);
-      const { values, problems } = resolveParameters(recipe.config.parameters, layer.parameters[name] ?? {});
-      if (problems.length) throw new UserError(`layer "${layer.name}", recipe "${name}": ${problems.map((p) => p.message).join('; ')}`);
-      recipes.push({ recipe, parameters: values, filesHash: await hashTree(recipe.dir) });
-      applied.add(name);
+    for (const group of layer.groups) {
+      const listed = group.recipes.filter((name) => !group.skip?.has(name));
+      for (const name of orderRecipes(project, listed, applied, group.explicit)) {
+        const recipe = project.recipes.get(name);
+        if (!recipe) throw new UserError(`unknown recipe "${name}" in layer "${layer.name}"`);
+        const { values, problems } = resolveParameters(recipe.config.parameters, group.parameters[name] ?? {});
+        if (problems.length) throw new UserError(`layer "${layer.name}", recipe "${name}": ${problems.map((p) => p.message).join('; ')}`);
+        recipes.push({ recipe, parameters: values, filesHash: await hashTree(recipe.dir) });
+        applied.add(name);
+      }
     }
     const parentKey = plans.at(-1)?.key;
     const bootstrap = layer.bootstrap && { ...layer.bootstrap, mirror: options.mirror ?? layer.bootstrap.mirror };
-    const key = sha256(
-      canonicalJson({
-        format: LAYER_FORMAT,
-        parentKey,
-        architecture,
-        // The mirror is transport, not content: the same suite from another mirror is the same layer.
-        bootstrap: bootstrap && { ...bootstrap, mirror: undefined },
-        recipes: recipes.map((r) => ({ name: r.recipe.name, files: r.filesHash, parameters: r.parameters })),
-        system: layer.system,
-        sourceDateEpoch: project.sourceDateEpoch,
-        tools,
-      }),
-    ).slice(0, 32);
-    plans.push({ name: layer.name, architecture, key, parentKey, bootstrap, recipes, system: layer.system, sourceDateEpoch: project.sourceDateEpoch });
+    // What every step's result depends on besides its own input. The mirror is transport, not
+    // content: the same suite from another mirror is the same layer.
+    const common = { format: LAYER_FORMAT, architecture, layer: layer.name, system: layer.system, sourceDateEpoch: project.sourceDateEpoch, tools };
+    const snapshots: SnapshotPlan[] = [];
+    let below = parentKey;
+    const add = (step: string, input: unknown, recipe?: RecipeApplication) => {
+      below = sha256(canonicalJson({ ...common, below, step, input })).slice(0, 32);
+      snapshots.push({ key: below, step, recipe });
+    };
+    if (bootstrap) add('bootstrap', { ...bootstrap, mirror: undefined });
+    for (const r of recipes) add(`recipe ${r.recipe.name}`, { files: r.filesHash, parameters: r.parameters }, r);
+    add('finish', null);
+    plans.push({ name: layer.name, architecture, key: below!, snapshots, parentKey, bootstrap, recipes, system: layer.system, sourceDateEpoch: project.sourceDateEpoch });
   }
   return plans;
 }

@@ -1,6 +1,6 @@
 /**
  * From a system's rootfs layer to build/<system>/system.img: partition images (ext4 from the
- * layer tarball, the boot partition from the boot flow, an empty data filesystem), the partition
+ * layer's snapshots mounted read-only as one tree, the boot partition from the boot flow, an empty data filesystem), the partition
  * table, a bmap and build info — written under temporary names, renamed when complete.
  */
 import { existsSync } from 'node:fs';
@@ -9,10 +9,10 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
-import { runStep, type LayerBuildEnv } from '../engine/build-layer.js';
+import { runStep, type LayerBuildEnv, type LayerResult } from '../engine/build-layer.js';
 import { canonicalJson, hashTree, sha256 } from '../engine/hash.js';
 import type { SystemPlan } from '../engine/system.js';
-import type { Task } from '../engine/tasks.js';
+import type { Task, TaskContext } from '../engine/tasks.js';
 import { ROOTFS_TOOL } from '../engine/steps.js';
 import { GRUB_PLATFORM, grubConfig, INITIAL_GRUB_ENV } from '../targets/grub-efi.js';
 import { BAKERY_HOME } from '../util/paths.js';
@@ -95,13 +95,21 @@ export interface ImageBuild {
 }
 
 /** Tasks that assemble the image; `result.info` is set when done. */
-export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsTar: string, rootfsBytes: number, buildDir: string, result: Partial<ImageBuild>): Task[] {
+export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsLayer: LayerResult, buildDir: string, result: Partial<ImageBuild>): Task[] {
   const { system } = plan;
   const outputs = imageOutputs(buildDir, system.name, system.image.compress);
-  const layout = planLayout(system, plan.target, rootfsBytes);
+  const layout = planLayout(system, plan.target, rootfsLayer.entry.contentBytes ?? 0);
   const { grubCfg } = bootFlowFiles(plan, layout);
   const work = path.join(outputs.dir, 'work', `image~${hostname()}~${process.pid}~${randomBytes(4).toString('hex')}`);
   const part = (name: string) => path.join(work, `${name}.img`);
+  // The root filesystem, read-only, while the image is made (unmounted by the work tree's removal).
+  const rootfs = path.join(work, 'rootfs');
+  let rootfsMounted = false;
+  const mountRootfs = async (c: TaskContext) => {
+    if (rootfsMounted) return;
+    await runStep(env, c, where('mount'), [ROOTFS_TOOL, 'view', rootfs, ...rootfsLayer.lowers], vars);
+    rootfsMounted = true;
+  };
   const tmp = {
     image: path.join(work, 'system.img'),
     bmap: path.join(work, 'system.img.bmap'),
@@ -126,7 +134,7 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsTar: stri
           return;
         }
         await mkdir(work, { recursive: true });
-        onCleanup(() => env.executor.exec([ROOTFS_TOOL, 'remove', work]).catch(() => undefined));
+        const removeWork = onCleanup(() => env.executor.exec([ROOTFS_TOOL, 'remove', work]).catch(() => undefined));
         await writeFile(path.join(work, 'grub.cfg'), grubCfg);
         await writeFile(path.join(work, 'sfdisk'), sfdiskScript(layout));
         const rootA = byRole('rootfs-a')!;
@@ -149,20 +157,23 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsTar: stri
               }
               const temp = env.cache.tempDerived(plan.rootfs.key, name);
               onCleanup(() => rm(temp, { force: true }));
-              await runStep(env, c, where('rootfs'), [IMAGE_TOOL, 'ext4', temp, String(rootA.size), rootA.fsId, rootA.hashSeed, rootA.label, rootfsTar], vars);
+              await mountRootfs(c);
+              await runStep(env, c, where('rootfs'), [IMAGE_TOOL, 'ext4', temp, String(rootA.size), rootA.fsId, rootA.hashSeed, rootA.label, rootfs], vars);
               slotImage = await env.cache.commitDerived(plan.rootfs.key, name, temp);
             },
           },
           {
             title: 'boot partition (GRUB A/B)',
-            run: (c) =>
-              runStep(
+            run: async (c) => {
+              await mountRootfs(c);
+              await runStep(
                 env,
                 c,
                 where('boot'),
-                [IMAGE_TOOL, 'esp', rootfsTar, part('boot'), String(boot.size), boot.fsId, boot.label, platform, efiName, path.join(work, 'grub.cfg'), ...INITIAL_GRUB_ENV],
+                [IMAGE_TOOL, 'esp', rootfs, part('boot'), String(boot.size), boot.fsId, boot.label, platform, efiName, path.join(work, 'grub.cfg'), ...INITIAL_GRUB_ENV],
                 vars,
-              ),
+              );
+            },
           },
           {
             title: 'data filesystem',
@@ -210,6 +221,7 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsTar: stri
               await writeFile(infoTmp, `${JSON.stringify(info, null, 2)}\n`);
               await rename(infoTmp, outputs.buildInfo);
               result.info = info;
+              await removeWork();
             },
           },
         ];

@@ -1,6 +1,7 @@
 /**
  * Real layer builds in the Docker worker: a trixie minbase root layer, a child layer whose recipe
- * installs a package and runs a chroot script with a parameter, the cache, failures and cleanup.
+ * installs a package and runs a chroot script with a parameter, the snapshot cache (one per
+ * recipe), exports, failures and cleanup.
  */
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
@@ -16,7 +17,7 @@ const env = { BAKERY_CACHE_DIR: CACHE };
 const CLI = path.resolve(__dirname, '../../dist/cli/main.js');
 
 const files = {
-  'layers/base.toml': 'parent = "debian-trixie"\nrecipes = ["greet"]\n[parameters.greet]\nmessage = "hello from bakery"\n',
+  'layers/base.toml': 'parent = "debian-trixie"\nrecipes = ["hostname", "greet"]\n[parameters.greet]\nmessage = "hello from bakery"\n',
   'layers/other.toml': 'parent = "debian-trixie"\nrecipes = ["hostname"]\n',
   'recipes/greet/recipe.toml': [
     'description = "installs hello and writes a greeting with it"',
@@ -44,8 +45,18 @@ async function tarFile(tar: string, member: string): Promise<string> {
   return (await execa('tar', ['-xOf', tar, `./${member}`])).stdout;
 }
 
+type Snapshot = { step: string; status: string; key: string };
 function layers(stdout: string) {
-  return JSON.parse(stdout).layers as { layer: string; status: string; key: string; tar: string }[];
+  return JSON.parse(stdout).layers as { layer: string; status: string; key: string; snapshots: Snapshot[] }[];
+}
+
+/** The layer's root filesystem, through `bake layer --export` (a cache hit by then). */
+async function exported(project: string, layer = 'base', executor = 'auto'): Promise<string> {
+  const file = path.join(project, `${layer}-${Date.now()}.tar`);
+  const r = await bakery(['bake', 'layer', layer, '--json', '--executor', executor, '--export', file, '--project', project], { env });
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.stdout).exported).toBe(file);
+  return file;
 }
 
 function alive(pid: number): boolean {
@@ -90,15 +101,19 @@ describe('layers in the Docker worker', () => {
     const [root, child] = layers(r.stdout);
     expect(root).toMatchObject({ layer: 'debian-trixie', status: 'built' });
     expect(child).toMatchObject({ layer: 'base', status: 'built' });
-    expect((await tarFile(root!.tar, 'etc/debian_version')).trim()).toMatch(/^13\./);
-    expect(await tarFile(child!.tar, 'etc/greeting')).toBe('hello from bakery');
-    expect(await tarFile(child!.tar, 'etc/greet-context')).toMatch(/^amd64 base \d+$/);
-    expect(await tarFile(child!.tar, 'etc/motd')).toBe('welcome');
-    expect(await tarFile(child!.tar, 'etc/from-host')).toBe('outside');
+    expect(child!.snapshots.map((s) => `${s.step}:${s.status}`)).toEqual(['recipe hostname:built', 'recipe greet:built', 'finish:built']);
+    const tar = await exported(project);
+    expect((await tarFile(tar, 'etc/debian_version')).trim()).toMatch(/^13\./);
+    expect(await tarFile(tar, 'etc/greeting')).toBe('hello from bakery');
+    expect(await tarFile(tar, 'etc/greet-context')).toMatch(/^amd64 base \d+$/);
+    expect(await tarFile(tar, 'etc/motd')).toBe('welcome');
+    expect(await tarFile(tar, 'etc/from-host')).toBe('outside');
     // The build left nothing of its own in the layer.
-    const listing = (await execa('tar', ['-tf', child!.tar])).stdout.split('\n');
+    const listing = (await execa('tar', ['-tf', tar])).stdout.split('\n');
     expect(listing).toContain('./usr/bin/hello');
     expect(listing).not.toContain('./usr/sbin/policy-rc.d');
+    expect(listing).not.toContain('./etc/dpkg/dpkg.cfg.d/bakery-build-unsafe-io');
+    expect(listing).not.toContain('./var/log/dpkg.log');
     expect(listing.some((f) => f.startsWith('./var/lib/apt/lists/') && f.endsWith('Packages'))).toBe(false);
     expect(listing.some((f) => f.includes('.bakery-resolv'))).toBe(false);
     expect(listing.some((f) => f.startsWith('./var/cache/apt/archives/') && f.endsWith('.deb'))).toBe(false);
@@ -113,11 +128,11 @@ describe('layers in the Docker worker', () => {
     expect(layers(r.stdout).map((l) => l.status)).toEqual(['hit', 'hit']);
     // Without --json: results on stdout, progress on stderr.
     const plain = await bakery(['bake', 'layer', 'base', '--project', project], { env });
-    expect(plain.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^debian-trixie \(amd64\)  cache hit  \w{12}  \//), expect.stringMatching(/^base \(amd64\)  cache hit  \w{12}  \//)]);
+    expect(plain.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^debian-trixie \(amd64\)  \w{12}  cache hit$/), expect.stringMatching(/^base \(amd64\)  \w{12}  cache hit$/)]);
     expect(plain.stderr).toContain('SKIPPED: cached');
   });
 
-  it('a one-byte recipe change rebuilds only the layer that applies it', async () => {
+  it('a one-byte recipe change redoes only that recipe and what comes after it', async () => {
     const before = layers((await bakery(['bake', 'layer', 'base', '--json', '--project', project], { env })).stdout);
     await writeFile(path.join(project, 'recipes/greet/files/etc/motd'), 'welcome!\n');
     const r = await bakery(['bake', 'layer', 'base', '--json', '--project', project], { env });
@@ -126,7 +141,10 @@ describe('layers in the Docker worker', () => {
     expect(after.map((l) => l.status)).toEqual(['hit', 'built']);
     expect(after[0]!.key).toBe(before[0]!.key);
     expect(after[1]!.key).not.toBe(before[1]!.key);
-    expect(await tarFile(after[1]!.tar, 'etc/motd')).toBe('welcome!');
+    // The build's own report: the recipe below the changed one was reused, not run.
+    expect(after[1]!.snapshots.map((s) => `${s.step}:${s.status}`)).toEqual(['recipe hostname:hit', 'recipe greet:built', 'finish:built']);
+    expect(after[1]!.snapshots[0]!.key).toBe(before[1]!.snapshots[0]!.key);
+    expect(await tarFile(await exported(project), 'etc/motd')).toBe('welcome!');
     // A layer that does not use the recipe shares the untouched root layer.
     const other = layers((await bakery(['bake', 'layer', 'other', '--json', '--project', project], { env })).stdout);
     expect(other[0]).toMatchObject({ key: before[0]!.key, status: 'hit' });
@@ -171,7 +189,7 @@ describe('layers in the Docker worker', () => {
     const [la, lb] = [layers(a.stdout)[1]!, layers(b.stdout)[1]!];
     expect([la.status, lb.status].sort()).toEqual(['built', 'hit']);
     expect(la.key).toBe(lb.key);
-    expect(await tarFile(la.tar, 'etc/motd')).toBe('concurrent');
+    expect(await tarFile(await exported(project), 'etc/motd')).toBe('concurrent');
     await noLeftovers();
   });
 
@@ -179,7 +197,7 @@ describe('layers in the Docker worker', () => {
     const ls = JSON.parse((await bakery(['cache', 'ls', '--json', '--project', project], { env })).stdout);
     expect(ls.layers.length).toBeGreaterThanOrEqual(4);
     expect(ls.layers[0]).toEqual(expect.objectContaining({ key: expect.any(String), layer: expect.any(String), size: expect.any(Number), lastUsed: expect.any(String) }));
-    expect((await bakery(['cache', 'ls', '--project', project], { env })).stdout).toMatch(/KEY\s+LAYER\s+SIZE\s+LAST USED/);
+    expect((await bakery(['cache', 'ls', '--project', project], { env })).stdout).toMatch(/KEY\s+LAYER\s+STEP\s+SIZE\s+LAST USED/);
     const clean = JSON.parse((await bakery(['cache', 'clean', '--keep-last', '2', '--json', '--project', project], { env })).stdout);
     expect(clean.removed.length).toBe(ls.layers.length - 2);
     const kept = JSON.parse((await bakery(['cache', 'ls', '--json', '--project', project], { env })).stdout).layers;
@@ -193,8 +211,8 @@ describe('layers on the local executor', () => {
     const r = await bakery(['bake', 'layer', 'base', '--json', '--executor', 'local', '--project', project], { env });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const [, child] = layers(r.stdout);
-    expect(await tarFile(child!.tar, 'etc/greeting')).toBe('hello from bakery');
+    expect(layers(r.stdout)[1]!.status).toBe('built');
+    expect(await tarFile(await exported(project, 'base', 'local'), 'etc/greeting')).toBe('hello from bakery');
     await noLeftovers();
   });
 });

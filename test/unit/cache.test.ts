@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,9 +11,10 @@ async function cacheWith(sizes: number[]) {
   const cache = new LayerCache(path.join(dir, 'cache'));
   await cache.init();
   for (const [i, size] of sizes.entries()) {
-    const tmp = cache.tempTar(`k${i}`);
-    await writeFile(tmp, Buffer.alloc(size));
-    await cache.commit({ key: `k${i}`, layer: `l${i}`, architecture: 'amd64', buildSeconds: 1 }, tmp);
+    const built = path.join(cache.workPath(`k${i}`), 'upper');
+    await mkdir(built, { recursive: true });
+    await writeFile(path.join(built, 'file'), Buffer.alloc(size * 4096, 1));
+    await cache.commit({ key: `k${i}`, layer: `l${i}`, step: 'finish', architecture: 'amd64', buildSeconds: 1 }, built);
     await new Promise((r) => setTimeout(r, 5));
   }
   return cache;
@@ -23,17 +24,27 @@ describe('layer cache', () => {
   it('commits and finds an entry', async () => {
     const cache = await cacheWith([100]);
     const entry = await cache.lookup('k0');
-    expect(entry).toMatchObject({ key: 'k0', layer: 'l0', size: 100 });
-    expect(existsSync(entry!.tar)).toBe(true);
+    expect(entry).toMatchObject({ key: 'k0', layer: 'l0', step: 'finish' });
+    expect(entry!.size).toBeGreaterThanOrEqual(100 * 4096);
+    expect(existsSync(path.join(entry!.dir, 'file'))).toBe(true);
     expect(await readdir(cache.tmpDir)).toEqual([]);
   });
 
-  it('does not trust a tar without metadata, or one whose size differs', async () => {
-    const cache = await cacheWith([100]);
-    await writeFile(cache.tarPath('orphan'), 'x');
+  it('does not trust a snapshot without metadata; a second commit of a key keeps the first', async () => {
+    const cache = await cacheWith([1]);
+    await mkdir(cache.snapshotDir('orphan'));
     expect(await cache.lookup('orphan')).toBeUndefined();
-    await writeFile(cache.tarPath('k0'), Buffer.alloc(50)); // truncated by a crash
-    expect(await cache.lookup('k0')).toBeUndefined();
+    // An interrupted commit left a directory without metadata: the next commit replaces it.
+    const built = path.join(cache.workPath('orphan'), 'upper');
+    await mkdir(built, { recursive: true });
+    await writeFile(path.join(built, 'new'), 'x');
+    const entry = await cache.commit({ key: 'orphan', layer: 'l', step: 'finish', architecture: 'amd64', buildSeconds: 1 }, built);
+    expect(existsSync(path.join(entry.dir, 'new'))).toBe(true);
+    const again = path.join(cache.workPath('orphan'), 'upper');
+    await mkdir(again, { recursive: true });
+    await cache.commit({ key: 'orphan', layer: 'l', step: 'finish', architecture: 'amd64', buildSeconds: 1 }, again);
+    expect(existsSync(again)).toBe(false);
+    expect(existsSync(path.join(entry.dir, 'new'))).toBe(true);
   });
 
   it('a second locker waits until the first releases', async () => {
@@ -58,10 +69,10 @@ describe('layer cache', () => {
   });
 
   it('cleans by count, age and size, least recently used first, sparing kept keys', async () => {
-    const cache = await cacheWith([10, 20, 30, 40]);
+    const cache = await cacheWith([10, 20, 30, 40]); // 4 KiB pages
     await cache.lookup('k0'); // k0 is now the most recently used
     expect((await cache.clean({ keepLast: 3 })).map((e) => e.key)).toEqual(['k1']);
-    expect((await cache.clean({ maxBytes: 50, keep: new Set(['k2']) })).map((e) => e.key)).toEqual(['k3']);
+    expect((await cache.clean({ maxBytes: 50 * 4096, keep: new Set(['k2']) })).map((e) => e.key)).toEqual(['k3']);
     expect((await cache.list()).map((e) => e.key).sort()).toEqual(['k0', 'k2']);
     expect(await cache.clean({ olderThanMs: 60_000 })).toEqual([]);
     expect((await cache.clean({ all: true })).length).toBe(2);
@@ -84,13 +95,12 @@ describe('layer cache', () => {
   it('finds leftovers of dead builds, not of live ones', async () => {
     const cache = await cacheWith([]);
     const dead = path.join(cache.tmpDir, `abc~${hostname()}~999999999~1234.tar`);
-    const alive = cache.tempTar('abc');
+    const alive = cache.tempDerived('abc', 'tar');
     await writeFile(dead, 'x');
     await writeFile(alive, 'x');
     await cache.removeLeftovers();
     expect(existsSync(dead)).toBe(false);
     expect(existsSync(alive)).toBe(true);
-    const { mkdir } = await import('node:fs/promises');
     await mkdir(path.join(cache.workDir, `abc~${hostname()}~999999999~1234`));
     await mkdir(cache.workPath('abc'));
     expect(await cache.staleWorkTrees()).toEqual([path.join(cache.workDir, `abc~${hostname()}~999999999~1234`)]);

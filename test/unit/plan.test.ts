@@ -105,6 +105,29 @@ describe('layer plans and cache keys', () => {
     expect(after.other).toEqual(before.other);
   });
 
+  it('each recipe is a cached snapshot: a change redoes that recipe and those after it, never those before', async () => {
+    const { dir, project } = await fixture();
+    const before = await planLayer(project, 'mid', 'amd64', opts);
+    expect(before[1]!.snapshots.map((s) => s.step)).toEqual(['recipe d', 'recipe c', 'recipe a', 'finish']);
+    expect(before[1]!.key).toBe(before[1]!.snapshots.at(-1)!.key);
+    await writeFile(path.join(dir, 'recipes/c/steps/s.sh'), 'echo C\n');
+    const after = await planLayer(await loadProject(dir, BAKERY_HOME, {}), 'mid', 'amd64', opts);
+    const same = before[1]!.snapshots.map((s, i) => s.key === after[1]!.snapshots[i]!.key);
+    expect(same).toEqual([true, false, false, false]);
+  });
+
+  it("a system's own layer: the target's recipes first (skipping what ancestors applied), then the layer's own", async () => {
+    const { project } = await fixture();
+    const extra = { name: 'sys', system: 'sys', recipes: ['a', 'd'], parameters: { b: { loud: true } } };
+    const plans = await planLayer(project, 'top', 'amd64', opts, extra);
+    expect(plans.map((p) => p.name)).toEqual(['base', 'mid', 'sys']);
+    // d and a come from mid already; c too: only b (the layer's own) remains.
+    expect(plans[2]!.recipes.map((r) => r.recipe.name)).toEqual(['b']);
+    expect(plans[2]!.recipes[0]!.parameters).toEqual({ greeting: 'hello', loud: 'true' });
+    const fromBase = await planLayer(project, 'other', 'amd64', opts, { name: 'sys', system: 'sys', recipes: ['c'], parameters: {} });
+    expect(fromBase[1]!.snapshots.map((s) => s.step)).toEqual(['recipe d', 'recipe c', 'recipe a', 'finish']);
+  });
+
   it('a parameter value changes the key of its layer', async () => {
     const { project } = await fixture();
     const a = await planLayer(project, 'top', 'amd64', opts);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { layerTasks, type LayerResult } from '../../engine/build-layer.js';
+import { layerTasks, snapshotKeys, type LayerResult, type SnapshotResult } from '../../engine/build-layer.js';
 import { LayerCache } from '../../engine/cache.js';
 import { LogDir } from '../../engine/logs.js';
 import { keyringForBuild, readKeyring } from '../../bundle/keys.js';
@@ -17,7 +17,7 @@ import { enforceCacheCap } from './cache-clean.js';
 type Args = { system: string; executor: string; 'dry-run': boolean };
 
 /** Builds (or finds up to date) the system's provisioning image; shared by `run` and `test`. */
-export async function bakeImage(args: Args & CommandRun<object>['args'], io: CommandRun<object>['io']): Promise<ImageBuild & { layers: { layer: string; key: string; status: string }[] }> {
+export async function bakeImage(args: Args & CommandRun<object>['args'], io: CommandRun<object>['io']): Promise<ImageBuild & { imageSeconds: number; layers: { layer: string; key: string; status: string; snapshots: SnapshotResult[] }[] }> {
   const project = await projectFor(args, io);
   const { system, target } = findSystem(project, args.system);
   // What can be checked before any build: a fixed slot size that cannot fit the image size.
@@ -33,6 +33,7 @@ export async function bakeImage(args: Args & CommandRun<object>['args'], io: Com
   const logs = new LogDir(path.join(buildDir(project), args.system, 'logs'));
   const env = { project, executor, cache, logs, mirror: mirrorFrom(io), system: args.system };
   const image: Partial<ImageBuild> = {};
+  let imageStarted = 0;
   try {
     await runWithProgress(
       [
@@ -40,8 +41,8 @@ export async function bakeImage(args: Args & CommandRun<object>['args'], io: Com
         {
           title: `image ${args.system}`,
           run: async () => {
-            const rootfs = results.get(plan.rootfs.key)!.entry;
-            return imageTasks(env, plan, rootfs.tar, rootfs.size, buildDir(project), image);
+            imageStarted = Date.now();
+            return imageTasks(env, plan, results.get(plan.rootfs.key)!, buildDir(project), image);
           },
         },
       ],
@@ -51,10 +52,12 @@ export async function bakeImage(args: Args & CommandRun<object>['args'], io: Com
   } finally {
     await runAllCleanups();
   }
-  await enforceCacheCap(project, cache, new Set(plan.layers.map((p) => p.key)));
+  const imageSeconds = (Date.now() - imageStarted) / 1000;
+  await enforceCacheCap(project, cache, snapshotKeys(plan.layers));
   return {
     ...(image as ImageBuild),
-    layers: plan.layers.map((p) => ({ layer: p.name, key: p.key, status: results.get(p.key)!.status })),
+    imageSeconds,
+    layers: plan.layers.map((p) => ({ layer: p.name, key: p.key, status: results.get(p.key)!.status, snapshots: results.get(p.key)!.snapshots })),
   };
 }
 
@@ -69,12 +72,15 @@ export async function run({ args, io }: CommandRun<Args>) {
   const built = await bakeImage(args, io);
   const out = {
     system: args.system,
+    key: built.key,
     image: built.outputs.image,
     bmap: built.outputs.bmap,
     compressed: built.outputs.compressed,
     buildInfo: built.outputs.buildInfo,
     size: built.layout.size,
     layers: built.layers,
+    /** Seconds of the image stage (partition images, table, bmap); the layers' are in their snapshots. */
+    imageSeconds: built.imageSeconds,
     partitions: built.layout.partitions.map((p) => ({ number: p.number, name: p.name, role: p.role, start: p.start, size: p.size })),
   };
   if (!args.json) {

@@ -9,12 +9,12 @@ export async function run({ args, io }: CommandRun<object>) {
   if (!args.json) {
     if (entries.length === 0) io.stdout.write(`no cached layers in ${project.cacheDir}\n`);
     else {
-      const rows = entries.map((e) => [e.key.slice(0, 12), `${e.layer} (${e.architecture})`, formatSize(e.size + (e.derivedBytes ?? 0)), e.lastUsed.replace('T', ' ').slice(0, 19)]);
-      const header = ['KEY', 'LAYER', 'SIZE', 'LAST USED'];
+      const rows = entries.map((e) => [e.key.slice(0, 12), `${e.layer} (${e.architecture})`, e.step, formatSize(e.size + (e.derivedBytes ?? 0)), e.lastUsed.replace('T', ' ').slice(0, 19)]);
+      const header = ['KEY', 'LAYER', 'STEP', 'SIZE', 'LAST USED'];
       const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
       for (const row of [header, ...rows]) io.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
-      io.stdout.write(`${entries.length} layers, ${formatSize(entries.reduce((s, e) => s + e.size + (e.derivedBytes ?? 0), 0))} in ${project.cacheDir}\n`);
+      io.stdout.write(`${entries.length} snapshots, ${formatSize(entries.reduce((s, e) => s + e.size + (e.derivedBytes ?? 0), 0))} in ${project.cacheDir}\n`);
     }
   }
-  return { dir: project.cacheDir, layers: entries.map(({ tar: _tar, ...e }) => e) };
+  return { dir: project.cacheDir, layers: entries.map(({ dir: _dir, ...e }) => e) };
 }

@@ -1,0 +1,90 @@
+/**
+ * The product developer's loop on the demo system: a change to the top recipe (demo-app) redoes
+ * that recipe and what follows it — never the platform (kernel, systemd, boot, RAUC) below — and
+ * the image it makes holds exactly what a from-scratch build of the same sources holds.
+ */
+import { execa } from 'execa';
+import { appendFile, cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BAKERY_HOME } from '../../src/util/paths.js';
+import { bakery } from '../helpers.js';
+
+const SYSTEM = 'demo-efi-amd64';
+const MiB = 2 ** 20;
+
+type Report = {
+  image: string;
+  key: string;
+  partitions: { name: string; start: number; size: number }[];
+  layers: { layer: string; status: string; snapshots: { step: string; status: string }[] }[];
+};
+
+let scratch: string;
+let project: string;
+
+async function bake(env: NodeJS.ProcessEnv = {}): Promise<Report> {
+  const r = await bakery(['bake', 'image', SYSTEM, '--json', '--project', project], { env });
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as Report;
+}
+
+/** Every file of the image's slot A with its type, mode, owner, size, link target and content hash. */
+async function slotContent(report: Report, name: string): Promise<string> {
+  const slot = report.partitions.find((p) => p.name === 'rootfsA')!;
+  const img = path.join(scratch, `${name}.ext4`);
+  const dir = path.join(scratch, name);
+  await execa('dd', [`if=${report.image}`, `of=${img}`, 'bs=1M', `skip=${slot.start / MiB}`, `count=${slot.size / MiB}`, 'conv=sparse', 'status=none']);
+  await execa('mkdir', ['-p', dir]);
+  await execa('debugfs', ['-R', `rdump / ${dir}`, img]);
+  const { stdout } = await execa('sh', ['-c', `cd '${dir}' && find . -printf '%y %m %U:%G %s %l %p\\n' | sort -k6 && find . -type f -print0 | sort -z | xargs -0 sha256sum`], { maxBuffer: 256 * MiB });
+  return stdout;
+}
+
+beforeAll(async () => {
+  scratch = await mkdtemp(path.join(tmpdir(), 'bakery-edit-loop-'));
+  // A copy of this repository's product (and its signing pair, so the platform is the same).
+  project = path.join(scratch, 'project');
+  for (const entry of ['layers', 'recipes', 'targets', 'systems.toml', 'keys']) await cp(path.join(BAKERY_HOME, entry), path.join(project, entry), { recursive: true });
+});
+
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+describe(`${SYSTEM}: a change to the top recipe`, () => {
+  let incremental: Report;
+
+  it('redoes only that recipe and those after it, by the build report', async () => {
+    const before = await bake();
+    await appendFile(path.join(project, 'recipes/demo-app/files/usr/bin/demo-hello'), '# edited\n');
+    incremental = await bake();
+    expect(incremental.key).not.toBe(before.key);
+    const [base, system] = incremental.layers;
+    expect(base!.status).toBe('hit');
+    const steps = system!.snapshots.map((s) => `${s.step}:${s.status}`);
+    expect(steps).toEqual([
+      'recipe bakery-system:hit',
+      'recipe bakery-readonly-root:hit',
+      'recipe bakery-grub-efi:hit',
+      'recipe bakery-rauc:hit',
+      'recipe hostname:hit',
+      'recipe root-access:hit',
+      'recipe ssh:hit',
+      'recipe demo-app:built',
+      'recipe apt-cleanup:built',
+      'finish:built',
+    ]);
+  });
+
+  it('makes the same slot content as a build from scratch', async () => {
+    const mine = await slotContent(incremental, 'incremental');
+    expect(await readFile(path.join(scratch, 'incremental/usr/bin/demo-hello'), 'utf8')).toContain('# edited');
+    await rm(path.join(project, 'build'), { recursive: true, force: true });
+    const fresh = await bake({ BAKERY_CACHE_DIR: path.join(scratch, 'cache') });
+    expect(fresh.layers.flatMap((l) => l.snapshots.map((s) => s.status))).not.toContain('hit');
+    expect(await slotContent(fresh, 'fresh')).toBe(mine);
+  });
+});
