@@ -17,7 +17,7 @@ export function mirrorStep(step: Step): Step {
   if (typeof out['assert-booted'] === 'string') out['assert-booted'] = other(out['assert-booted'] as string);
   if (out['assert-slots']) out['assert-slots'] = Object.fromEntries(Object.entries(out['assert-slots'] as object).map(([s, v]) => [other(s), v]));
   if (out['expect-output'] === '1.0.0') out['expect-output'] = '2.0.0';
-  if (typeof out['expect-match'] === 'string') out['expect-match'] = (out['expect-match'] as string).replace(/^\^([AB])\\s/, (_m, s: string) => `^${other(s)}\\s`);
+  if (typeof out['expect-match'] === 'string') out['expect-match'] = (out['expect-match'] as string).replace(/^\^([AB]) /, (_m, s: string) => `^${other(s)} `);
   return out;
 }
 

@@ -8,6 +8,7 @@ import { actionOf, loadWorkflows } from '../../src/testing/workflow.js';
 import { loadProject } from '../../src/config/project.js';
 import { BAKERY_HOME } from '../../src/util/paths.js';
 import { tempProject } from '../helpers.js';
+import { mirrorStep } from '../full/mirror.js';
 
 const SYSTEMS = new Set(['dev', 'dev-v2']);
 
@@ -106,5 +107,14 @@ describe('JUnit XML', () => {
     expect(xml).toContain('<testcase classname="ota [dev]" name="02 run cat &lt;x&gt;" time="2.0">');
     expect(xml).toContain('<failure message="the output does not contain &quot;2.0&quot;">v1 &amp; bell</failure>');
     expect(xml).toContain('<skipped/>');
+  });
+});
+
+describe('the B → A variants of the recovery workflows', () => {
+  it('mirror every slot a step names, in text, expectations and assertions', () => {
+    const step = { name: 'slot B is being validated', run: 'x', 'expect-match': '^B activating$' };
+    expect(mirrorStep(step)).toEqual({ name: 'slot A is being validated', run: 'x', 'expect-match': '^A activating$' });
+    expect(mirrorStep({ 'assert-slots': { A: 'good', B: 'bad' } })).toEqual({ 'assert-slots': { B: 'good', A: 'bad' } });
+    expect(mirrorStep({ 'wait-for': 'bakery: booting slot A' })).toEqual({ 'wait-for': 'bakery: booting slot B' });
   });
 });
