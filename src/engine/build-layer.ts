@@ -160,7 +160,9 @@ async function buildSnapshot(
   const stepCtx: StepContext = { project: env.project, plan, rootfs, debCache: env.cache.debsDir, mirror: env.mirror };
   const baseEnv = stepEnv(stepCtx);
   const where = (...rest: string[]) => [...(env.system ? [env.system] : []), plan.name, ...rest];
-  const run = (c: TaskContext, name: string, argv: string[], vars = baseEnv) => captureStep(env, c, where(name), argv, vars);
+  // Logs and errors name the snapshot: `layer › recipe › unmount`, `layer › finish › measure`.
+  const label = snapshot.recipe?.recipe.name ?? snapshot.step;
+  const run = (c: TaskContext, name: string, argv: string[], vars = baseEnv) => captureStep(env, c, name === label ? where(name) : where(label, name), argv, vars);
 
   if (snapshot.step === 'bootstrap') {
     const b = plan.bootstrap!;
@@ -169,10 +171,10 @@ async function buildSnapshot(
     return [];
   }
   if (lowers.length === 0) throw new UserError(`layer ${plan.name}: it has neither a bootstrap nor a parent`);
-  await run(ctx, 'mount', [ROOTFS_TOOL, 'overlay', rootfs, upper, ...lowers]);
+  await run(ctx, 'overlay', [ROOTFS_TOOL, 'overlay', rootfs, upper, ...lowers]);
 
   async function seal(contentBytes: number | undefined) {
-    await run(ctx, 'seal', [ROOTFS_TOOL, 'unmount', rootfs]);
+    await run(ctx, 'unmount', [ROOTFS_TOOL, 'unmount', rootfs]);
     await run(ctx, 'seal', [ROOTFS_TOOL, 'seal', upper]);
     const entry = await env.cache.commit(
       { key: snapshot.key, layer: plan.name, step: snapshot.step, architecture: plan.architecture, parentKey: plan.parentKey, contentBytes, buildSeconds: (Date.now() - started) / 1000 },
@@ -182,9 +184,14 @@ async function buildSnapshot(
     committed(entry, (Date.now() - started) / 1000);
   }
 
+  if (snapshot.step === 'initramfs') {
+    await run(ctx, 'initramfs', [ROOTFS_TOOL, 'initramfs', rootfs]);
+    await seal(undefined);
+    return [];
+  }
   if (snapshot.step === 'finish') {
     await run(ctx, 'finish', [ROOTFS_TOOL, 'finish', rootfs]);
-    const measured = /content-bytes (\d+)/.exec(await run(ctx, 'finish', [ROOTFS_TOOL, 'measure', rootfs]));
+    const measured = /content-bytes (\d+)/.exec(await run(ctx, 'measure', [ROOTFS_TOOL, 'measure', rootfs]));
     await seal(measured ? Number(measured[1]) : undefined);
     return [];
   }

@@ -20,8 +20,8 @@ export interface RecipeApplication {
 }
 
 /**
- * One cached step of a layer build: its bootstrap, one recipe applied, or the finish (build-time
- * helpers removed). Each key covers everything below it, like an image layer: a change to a
+ * One cached step of a layer build: its bootstrap, one recipe applied, a system layer's initramfs
+ * (made once, after the platform's recipes), or the finish (build-time helpers removed). Each key covers everything below it, like an image layer: a change to a
  * recipe rebuilds that recipe and what comes after, never the recipes under it.
  */
 export interface SnapshotPlan {
@@ -131,6 +131,7 @@ export async function planLayer(
   const tools = `${options.toolsId}/${await layerToolHash()}`;
   for (const layer of chain) {
     const recipes: RecipeApplication[] = [];
+    let platformCount = 0;
     for (const group of layer.groups) {
       const listed = group.recipes.filter((name) => !group.skip?.has(name));
       for (const name of orderRecipes(project, listed, applied, group.explicit)) {
@@ -141,6 +142,7 @@ export async function planLayer(
         recipes.push({ recipe, parameters: values, filesHash: await hashTree(recipe.dir) });
         applied.add(name);
       }
+      if (group === layer.groups[0]) platformCount = recipes.length;
     }
     const parentKey = plans.at(-1)?.key;
     const bootstrap = layer.bootstrap && { ...layer.bootstrap, mirror: options.mirror ?? layer.bootstrap.mirror };
@@ -154,7 +156,13 @@ export async function planLayer(
       snapshots.push({ key: below, step, recipe });
     };
     if (bootstrap) add('bootstrap', { ...bootstrap, mirror: undefined });
-    for (const r of recipes) add(`recipe ${r.recipe.name}`, { files: r.filesHash, parameters: r.parameters }, r);
+    recipes.forEach((r, i) => {
+      // A system layer makes its initramfs once, after the platform (kernel, hooks) and before the
+      // product: an edit to a product recipe does not make it again. Elsewhere the finish does.
+      if (layer.system && i === platformCount) add('initramfs', null);
+      add(`recipe ${r.recipe.name}`, { files: r.filesHash, parameters: r.parameters }, r);
+    });
+    if (layer.system && platformCount === recipes.length) add('initramfs', null);
     add('finish', null);
     plans.push({ name: layer.name, architecture, key: below!, snapshots, parentKey, bootstrap, recipes, system: layer.system, sourceDateEpoch: project.sourceDateEpoch });
   }

@@ -1,7 +1,7 @@
 /**
  * The product developer's loop on the demo system: a change to the top recipe (demo-app) redoes
- * that recipe and what follows it — never the platform (kernel, systemd, boot, RAUC) below — and
- * the image it makes holds exactly what a from-scratch build of the same sources holds.
+ * that recipe and what follows it — never the platform (kernel, systemd, boot, RAUC, the initramfs)
+ * below — and the image it makes holds exactly what a from-scratch build of the same sources holds.
  */
 import { execa } from 'execa';
 import { appendFile, cp, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -70,6 +70,7 @@ describe(`${SYSTEM}: a change to the top recipe`, () => {
       'recipe bakery-readonly-root:hit',
       'recipe bakery-grub-efi:hit',
       'recipe bakery-rauc:hit',
+      'initramfs:hit',
       'recipe hostname:hit',
       'recipe root-access:hit',
       'recipe ssh:hit',
@@ -85,6 +86,11 @@ describe(`${SYSTEM}: a change to the top recipe`, () => {
     await rm(path.join(project, 'build'), { recursive: true, force: true });
     const fresh = await bake({ BAKERY_CACHE_DIR: path.join(scratch, 'cache') });
     expect(fresh.layers.flatMap((l) => l.snapshots.map((s) => s.status))).not.toContain('hit');
+    // The kernel, initramfs-tools' trigger and the overlay-root hook each asked for an initramfs:
+    // it was made once.
+    const { stdout: logs } = await execa('sh', ['-c', `cat '${path.join(project, 'build', SYSTEM, 'logs')}'/*.log`], { maxBuffer: 256 * MiB });
+    expect(logs.match(/^update-initramfs: Generating/gm)).toHaveLength(1);
+    expect(logs).toContain('deferred by bakery');
     expect(await slotContent(fresh, 'fresh')).toBe(mine);
   });
 });

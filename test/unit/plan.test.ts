@@ -124,8 +124,12 @@ describe('layer plans and cache keys', () => {
     // d and a come from mid already; c too: only b (the layer's own) remains.
     expect(plans[2]!.recipes.map((r) => r.recipe.name)).toEqual(['b']);
     expect(plans[2]!.recipes[0]!.parameters).toEqual({ greeting: 'hello', loud: 'true' });
+    expect(plans[2]!.snapshots.map((s) => s.step)).toEqual(['initramfs', 'recipe b', 'finish']);
+    // The initramfs is made once, between the platform and the product.
     const fromBase = await planLayer(project, 'other', 'amd64', opts, { name: 'sys', system: 'sys', recipes: ['c'], parameters: {} });
-    expect(fromBase[1]!.snapshots.map((s) => s.step)).toEqual(['recipe d', 'recipe c', 'recipe a', 'finish']);
+    expect(fromBase[1]!.snapshots.map((s) => s.step)).toEqual(['recipe d', 'recipe c', 'initramfs', 'recipe a', 'finish']);
+    // Ordinary layers have none: their finish makes what their recipes asked for.
+    expect(fromBase[0]!.snapshots.map((s) => s.step)).not.toContain('initramfs');
   });
 
   it('a parameter value changes the key of its layer', async () => {
