@@ -11,7 +11,7 @@ import { ConfigError, UserError, type Diagnostic } from '../errors.js';
 import { displayPath } from '../util/paths.js';
 import { checkProject } from './rules.js';
 import { LayerFile, RecipeFile, SystemsFile, type SystemEntry } from './schema.js';
-import { loadTargets, type Target } from './target.js';
+import { TargetFile, type Target } from './target.js';
 import { readConfig } from './read-config.js';
 
 export type Origin = 'project' | 'builtin';
@@ -126,4 +126,14 @@ async function findEntries(projectDir: string, builtinDir: string, kind: string,
     }
   }
   return [...entries.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Targets are read like every other file: schema errors become diagnostics with lines. */
+export async function loadTargets(entries: { name: string; file: string; origin: Origin }[], diagnostics: Diagnostic[]): Promise<Map<string, Target>> {
+  const targets = new Map<string, Target>();
+  for (const { name, file, origin } of entries) {
+    const config = await readConfig(file, TargetFile, diagnostics);
+    if (config) targets.set(name, { name, file: displayPath(file), origin, config });
+  }
+  return targets;
 }

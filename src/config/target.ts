@@ -3,11 +3,8 @@
  * bootloader blobs at fixed offsets, the boot flow and the recipes every system of the target gets.
  */
 import { z } from 'zod';
-import type { Diagnostic } from '../errors.js';
-import { displayPath } from '../util/paths.js';
 import type { Origin } from './project.js';
 import { Architecture, Name, Size } from './schema.js';
-import { readConfig } from './read-config.js';
 
 export const PARTITION_ROLES = ['boot', 'boot-config', 'boot-a', 'boot-b', 'rootfs-a', 'rootfs-b', 'data', 'firmware', 'reserved'] as const;
 export const BOOT_FLOWS = ['grub-efi', 'rpi-tryboot', 'u-boot', 'jetson'] as const;
@@ -110,15 +107,6 @@ export interface Target {
   file: string;
   origin: Origin;
   config: TargetFile;
-}
-
-export async function loadTargets(entries: { name: string; file: string; origin: Origin }[], diagnostics: Diagnostic[]): Promise<Map<string, Target>> {
-  const targets = new Map<string, Target>();
-  for (const { name, file, origin } of entries) {
-    const config = await readConfig(file, TargetFile, diagnostics);
-    if (config) targets.set(name, { name, file: displayPath(file), origin, config });
-  }
-  return targets;
 }
 
 export function gptTypeGuid(type: string): string {
