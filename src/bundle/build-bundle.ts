@@ -2,15 +2,14 @@
  * `bake bundle`: a signed RAUC bundle (verity format) whose rootfs image is the very slot image
  * of the provisioning image (same layer, same bytes), and a release manifest beside it.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Executor } from '../executor/executor.js';
-import type { ImageBuild } from '../image/build-image.js';
-import { IMAGE_TOOL } from '../image/build-image.js';
+import { IMAGE_TOOL, type ImageBuild } from '../image/build-image.js';
+import { UserError } from '../errors.js';
 import { ROOTFS_TOOL } from '../engine/steps.js';
 import { onCleanup } from '../util/cleanup.js';
 import type { System } from '../config/project.js';
@@ -36,13 +35,19 @@ export function raucManifest(o: { compatible: string; version: string; build: st
   return `[update]\ncompatible=${o.compatible}\nversion=${o.version}\ndescription=${o.description}\nbuild=${o.build}\n\n[bundle]\nformat=verity\n\n[image.rootfs]\nfilename=rootfs.ext4\n`;
 }
 
+export interface BundleResult {
+  bundle: string;
+  manifest: string;
+  release: ReleaseManifest;
+}
+
 export async function buildBundle(
   executor: Executor,
   system: System,
   image: ImageBuild,
   keys: SigningPair,
   options: { version: string; compress: boolean; sourceDateEpoch: number },
-): Promise<{ bundle: string; manifest: string; release: ReleaseManifest }> {
+): Promise<BundleResult> {
   const out = image.outputs.dir;
   const work = path.join(out, 'work', `bundle~${hostname()}~${process.pid}~${randomBytes(4).toString('hex')}`);
   const content = path.join(work, 'content');
@@ -57,8 +62,7 @@ export async function buildBundle(
   let log = '';
   try {
     await executor.exec([IMAGE_TOOL, 'bundle', content, keys.cert, keys.key, tmpBundle, options.compress ? 'yes' : 'no'], { env: vars, output: (c) => (log += c.toString()) });
-  } catch (err) {
-    const { UserError } = await import('../errors.js');
+  } catch {
     throw new UserError(`signing the bundle failed:\n${log.trim().split('\n').slice(-10).join('\n')}`);
   }
   const bundle = path.join(out, 'system.raucb');

@@ -5,6 +5,7 @@
 import type { Project, System } from '../config/project.js';
 import type { Target } from '../config/target.js';
 import { UserError } from '../errors.js';
+import { findBootFlow } from '../targets/registry.js';
 import { planLayer, type LayerPlan, type PlanOptions } from './plan.js';
 
 export interface SystemPlan {
@@ -58,8 +59,10 @@ export function systemParameters(system: System, target: Target, secrets: System
       ...params['bakery-rauc'],
     };
   }
-  if (target.config.recipes.includes('bakery-grub-efi')) {
-    params['bakery-grub-efi'] = { panic: system.health['panic-reboot'], ...params['bakery-grub-efi'] };
+  // The boot flow's device recipes get what they need from the system's settings.
+  const flow = findBootFlow(target);
+  for (const [recipe, derived] of Object.entries(flow?.recipeParameters(system) ?? {})) {
+    if (target.config.recipes.includes(recipe)) params[recipe] = { ...derived, ...params[recipe] };
   }
   return params;
 }

@@ -1,10 +1,12 @@
 /**
  * From a system's rootfs layer to build/<system>/system.img: partition images (ext4 from the
- * layer's snapshots mounted read-only as one tree, the boot partition from the boot flow, an empty data filesystem), the partition
- * table, a bmap and build info — written under temporary names, renamed when complete.
+ * layer's snapshots mounted read-only as one tree, the boot partition(s) as the target's boot flow
+ * says, an empty data filesystem), raw areas from the system's inputs, the partition table, a
+ * bmap and build info — written under temporary names, renamed when complete. Nothing here knows
+ * a hardware family: that is the boot flow's (src/targets/).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -14,10 +16,11 @@ import { canonicalJson, hashTree, sha256 } from '../engine/hash.js';
 import type { SystemPlan } from '../engine/system.js';
 import type { Task, TaskContext } from '../engine/tasks.js';
 import { ROOTFS_TOOL } from '../engine/steps.js';
-import { GRUB_PLATFORM, grubConfig, INITIAL_GRUB_ENV } from '../targets/grub-efi.js';
+import type { BootPartition } from '../targets/boot-flow.js';
+import { bootFlowOf } from '../targets/registry.js';
 import { BAKERY_HOME } from '../util/paths.js';
 import { onCleanup } from '../util/cleanup.js';
-import { planLayout, sfdiskScript, type DiskLayout } from './layout.js';
+import { planLayout, sfdiskScript, type DiskLayout, type PlannedPartition } from './layout.js';
 
 export const IMAGE_TOOL = path.join(BAKERY_HOME, 'worker', 'bin', 'image');
 
@@ -52,23 +55,50 @@ export function imageOutputs(buildDir: string, system: string, compress: string)
   };
 }
 
-/** The boot partition's content for the target's boot flow. Only grub-efi is implemented. */
-function bootFlowFiles(plan: SystemPlan, layout: DiskLayout): { grubCfg: string } {
-  const flow = plan.target.config['boot-flow'];
-  if (flow !== 'grub-efi') {
-    throw new UserError(
-      `target "${plan.target.name}" uses the ${flow} boot flow, which bakery cannot assemble yet (its target file is a draft)`,
-      'build a generic-efi system, or follow the issue that implements this boot flow',
-    );
-  }
-  return { grubCfg: grubConfig(layout) };
+/** Everything that decides the image's bytes; unchanged → the image is up to date. */
+export async function imageKey(plan: SystemPlan, layout: DiskLayout, boot: BootPartition[], raw: RawArea[], toolsId: string): Promise<string> {
+  const placeholders = { rootfs: '<rootfs>', work: '<work>', out: '<out>' };
+  return sha256(
+    canonicalJson({
+      rootfs: plan.rootfs.key,
+      layout,
+      boot: boot.map((b) => ({ role: b.role, files: b.files, command: b.command(placeholders) })),
+      raw: raw.map((r) => ({ name: r.name, offset: r.offset, sha256: r.sha256 })),
+      tools: toolsId,
+      scripts: await hashTree(path.dirname(IMAGE_TOOL)),
+      compress: plan.system.image.compress,
+    }),
+  );
 }
 
-/** Everything that decides the image's bytes; unchanged → the image is up to date. */
-export async function imageKey(plan: SystemPlan, layout: DiskLayout, grubCfg: string, toolsId: string): Promise<string> {
-  return sha256(
-    canonicalJson({ rootfs: plan.rootfs.key, layout, grubCfg, tools: toolsId, scripts: await hashTree(path.dirname(IMAGE_TOOL)), compress: plan.system.image.compress }),
-  );
+/** A raw area's bytes: the system's input, checked against the area's room. */
+export interface RawArea {
+  name: string;
+  offset: number;
+  file: string;
+  sha256: string;
+}
+
+export async function readRawAreas(plan: SystemPlan, layout: DiskLayout, projectDir: string): Promise<RawArea[]> {
+  const areas: RawArea[] = [];
+  for (const area of layout.raw) {
+    const given = plan.system.inputs[area.input];
+    const key = `[systems.${plan.system.name}.inputs] ${area.input}`;
+    if (given === undefined) throw new UserError(`target "${plan.target.name}" writes the raw area "${area.name}" from the input "${area.input}", which system ${plan.system.name} does not give`, `set ${key} = "path/to/file"`);
+    const file = path.resolve(projectDir, given);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (err) {
+      throw new UserError(`${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
+    }
+    if (bytes.length === 0) throw new UserError(`${key}: ${file} is empty`);
+    if (bytes.length > area.maxSize) {
+      throw new UserError(`${key}: ${file} is ${bytes.length} bytes; the raw area "${area.name}" at offset ${area.offset} holds at most ${area.maxSize}`, 'a larger blob would overwrite what follows it on the disk');
+    }
+    areas.push({ name: area.name, offset: area.offset, file, sha256: sha256(bytes) });
+  }
+  return areas;
 }
 
 /** What decides a slot filesystem's bytes besides its layer: its size, identifiers, the tool. */
@@ -99,9 +129,13 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsLayer: La
   const { system } = plan;
   const outputs = imageOutputs(buildDir, system.name, system.image.compress);
   const layout = planLayout(system, plan.target, rootfsLayer.entry.contentBytes ?? 0);
-  const { grubCfg } = bootFlowFiles(plan, layout);
+  const flow = bootFlowOf(plan.target);
+  if (!flow.architectures.includes(system.architecture)) {
+    throw new UserError(`system ${system.name}: the ${flow.name} boot flow of target "${plan.target.name}" makes no ${system.architecture} images`, `its architectures: ${flow.architectures.join(', ')}`);
+  }
+  const bootPartitions = flow.bootPartitions(system, layout);
   const work = path.join(outputs.dir, 'work', `image~${hostname()}~${process.pid}~${randomBytes(4).toString('hex')}`);
-  const part = (name: string) => path.join(work, `${name}.img`);
+  const partImage = (p: PlannedPartition) => path.join(work, `${p.name}.img`);
   // The root filesystem, read-only, while the image is made (unmounted by the work tree's removal).
   const rootfs = path.join(work, 'rootfs');
   let rootfsMounted = false;
@@ -117,15 +151,27 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsLayer: La
   };
   const vars = { SOURCE_DATE_EPOCH: String(plan.rootfs.sourceDateEpoch), LC_ALL: 'C.UTF-8' };
   const where = (step: string) => [system.name, 'image', step];
-  const byRole = (role: string) => layout.partitions.find((p) => p.role === role);
+  const rootA = layout.partitions.find((p) => p.role === 'rootfs-a')!;
   result.layout = layout;
   result.outputs = outputs;
+
+  // What fills each partition: the flow's boot partitions, slot A's filesystem, empty ext4 for
+  // data and other ext4 partitions. Slot B stays empty until the first update writes it.
+  const filledBy = new Map<string, BootPartition>(bootPartitions.map((b) => [b.role, b]));
+  for (const p of layout.partitions) {
+    const bootRole = ['boot', 'boot-config', 'boot-a', 'boot-b'].includes(p.role);
+    if (bootRole && !filledBy.has(p.role)) throw new UserError(`target "${plan.target.name}": partition ${p.name} has role "${p.role}", which the ${flow.name} boot flow does not fill`);
+    if (!bootRole && p.role !== 'rootfs-a' && p.role !== 'rootfs-b' && p.filesystem !== 'ext4' && p.filesystem !== 'none') {
+      throw new UserError(`target "${plan.target.name}": partition ${p.name} (role "${p.role}", ${p.filesystem}) has no content bakery can make; use filesystem "ext4" or "none"`);
+    }
+  }
 
   return [
     {
       title: 'image',
       run: async (ctx) => {
-        const key = await imageKey(plan, layout, grubCfg, env.executor.toolsId);
+        const raw = await readRawAreas(plan, layout, env.project.dir);
+        const key = await imageKey(plan, layout, bootPartitions, raw, env.executor.toolsId);
         result.key = key;
         const current = await upToDate(outputs, key);
         if (current) {
@@ -135,60 +181,65 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsLayer: La
         }
         await mkdir(work, { recursive: true });
         const removeWork = onCleanup(() => env.executor.exec([ROOTFS_TOOL, 'remove', work]).catch(() => undefined));
-        await writeFile(path.join(work, 'grub.cfg'), grubCfg);
+        for (const b of bootPartitions) for (const [name, content] of Object.entries(b.files)) await writeFile(path.join(work, name), content);
         await writeFile(path.join(work, 'sfdisk'), sfdiskScript(layout));
-        const rootA = byRole('rootfs-a')!;
-        const data = byRole('data')!;
-        const boot = byRole('boot')!;
-        const { platform, efiName } = GRUB_PLATFORM[system.architecture];
-        let slotImage = part('rootfs');
+        // Blobs are copied next to the image: the worker sees the build directory, not every input's.
+        const rawPieces: string[] = [];
+        for (const area of raw) {
+          const copy = path.join(work, `raw-${area.name}.bin`);
+          await copyFile(area.file, copy);
+          rawPieces.push(`${copy}@${area.offset}`);
+        }
+        let slotImage = partImage(rootA);
+        const partitionTasks: Task[] = layout.partitions.flatMap((p): Task[] => {
+          const boot = filledBy.get(p.role);
+          if (boot) {
+            return [{
+              title: boot.title,
+              run: async (c) => {
+                await mountRootfs(c);
+                await runStep(env, c, where(p.name), [IMAGE_TOOL, ...boot.command({ rootfs, work, out: partImage(p) })], vars);
+              },
+            }];
+          }
+          if (p.role === 'rootfs-a') {
+            return [{
+              title: `rootfs slot image (${Math.round(p.size / 2 ** 20)} MiB ext4)`,
+              run: async (c) => {
+                // The slot filesystem is kept beside its layer: a new image of the same layer (other
+                // sizes of boot or data, another disk size) copies it instead of making it again.
+                const name = `slot-${(await slotKey(p)).slice(0, 16)}.ext4`;
+                const cached = env.cache.derivedPath(plan.rootfs.key, name);
+                if (existsSync(cached)) {
+                  slotImage = cached;
+                  c.reuse(`cached: the slot filesystem of layer ${plan.rootfs.key.slice(0, 12)}`);
+                  return;
+                }
+                const temp = env.cache.tempDerived(plan.rootfs.key, name);
+                onCleanup(() => rm(temp, { force: true }));
+                await mountRootfs(c);
+                await runStep(env, c, where('rootfs'), [IMAGE_TOOL, 'ext4', temp, String(p.size), p.fsId, p.hashSeed, p.label, rootfs], vars);
+                slotImage = await env.cache.commitDerived(plan.rootfs.key, name, temp);
+              },
+            }];
+          }
+          if (p.role === 'rootfs-b' || p.filesystem !== 'ext4') return [];
+          return [{
+            title: p.role === 'data' ? 'data filesystem' : `${p.name} filesystem`,
+            run: (c) => runStep(env, c, where(p.name), [IMAGE_TOOL, 'ext4', partImage(p), String(p.size), p.fsId, p.hashSeed, p.label], vars),
+          }];
+        });
+        const pieces = () =>
+          layout.partitions.flatMap((p) => {
+            if (p.role === 'rootfs-a') return [`${slotImage}@${p.start}`];
+            if (filledBy.has(p.role) || (p.role !== 'rootfs-b' && p.filesystem === 'ext4')) return [`${partImage(p)}@${p.start}`];
+            return [];
+          });
         return [
+          ...partitionTasks,
           {
-            title: `rootfs slot image (${Math.round(rootA.size / 2 ** 20)} MiB ext4)`,
-            run: async (c) => {
-              // The slot filesystem is kept beside its layer: a new image of the same layer (other
-              // sizes of boot or data, another disk size) copies it instead of making it again.
-              const name = `slot-${(await slotKey(rootA)).slice(0, 16)}.ext4`;
-              const cached = env.cache.derivedPath(plan.rootfs.key, name);
-              if (existsSync(cached)) {
-                slotImage = cached;
-                c.reuse(`cached: the slot filesystem of layer ${plan.rootfs.key.slice(0, 12)}`);
-                return;
-              }
-              const temp = env.cache.tempDerived(plan.rootfs.key, name);
-              onCleanup(() => rm(temp, { force: true }));
-              await mountRootfs(c);
-              await runStep(env, c, where('rootfs'), [IMAGE_TOOL, 'ext4', temp, String(rootA.size), rootA.fsId, rootA.hashSeed, rootA.label, rootfs], vars);
-              slotImage = await env.cache.commitDerived(plan.rootfs.key, name, temp);
-            },
-          },
-          {
-            title: 'boot partition (GRUB A/B)',
-            run: async (c) => {
-              await mountRootfs(c);
-              await runStep(
-                env,
-                c,
-                where('boot'),
-                [IMAGE_TOOL, 'esp', rootfs, part('boot'), String(boot.size), boot.fsId, boot.label, platform, efiName, path.join(work, 'grub.cfg'), ...INITIAL_GRUB_ENV],
-                vars,
-              );
-            },
-          },
-          {
-            title: 'data filesystem',
-            run: (c) => runStep(env, c, where('data'), [IMAGE_TOOL, 'ext4', part('data'), String(data.size), data.fsId, data.hashSeed, data.label], vars),
-          },
-          {
-            title: 'disk image',
-            run: (c) =>
-              runStep(
-                env,
-                c,
-                where('disk'),
-                [IMAGE_TOOL, 'disk', tmp.image, String(layout.size), path.join(work, 'sfdisk'), `${part('boot')}@${boot.start}`, `${slotImage}@${rootA.start}`, `${part('data')}@${data.start}`],
-                vars,
-              ),
+            title: raw.length ? `disk image (with ${raw.map((r) => r.name).join(', ')})` : 'disk image',
+            run: (c) => runStep(env, c, where('disk'), [IMAGE_TOOL, 'disk', tmp.image, String(layout.size), path.join(work, 'sfdisk'), ...rawPieces, ...pieces()], vars),
           },
           { title: 'bmap', run: (c) => runStep(env, c, where('bmap'), [IMAGE_TOOL, 'bmap', tmp.image, tmp.bmap], vars) },
           ...(outputs.compressed

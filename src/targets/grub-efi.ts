@@ -9,6 +9,8 @@
  */
 import type { Architecture } from '../config/schema.js';
 import type { DiskLayout } from '../image/layout.js';
+import { efiFirmware } from '../vm/firmware.js';
+import type { BootFlow } from './boot-flow.js';
 
 export const GRUB_PLATFORM: Record<Architecture, { platform: string; efiName: string }> = {
   amd64: { platform: 'x86_64-efi', efiName: 'BOOTX64.EFI' },
@@ -71,3 +73,23 @@ initrd \${bakery_root}/boot/initrd.img
 boot
 `;
 }
+
+export const grubEfi: BootFlow = {
+  name: 'grub-efi',
+  architectures: ['amd64', 'arm64'],
+  recipeParameters: (system) => ({ 'bakery-grub-efi': { panic: system.health['panic-reboot'] } }),
+  bootPartitions(system, layout) {
+    const boot = layout.partitions.find((p) => p.role === 'boot')!;
+    const { platform, efiName } = GRUB_PLATFORM[system.architecture];
+    return [
+      {
+        role: 'boot',
+        title: 'boot partition (GRUB A/B)',
+        files: { 'grub.cfg': grubConfig(layout) },
+        // GRUB's own binary is made from the modules of the system's rootfs: loader and system match.
+        command: ({ rootfs, work, out }) => ['esp', rootfs, out, String(boot.size), boot.fsId, boot.label, platform, efiName, `${work}/grub.cfg`, ...INITIAL_GRUB_ENV],
+      },
+    ];
+  },
+  vm: { firmware: efiFirmware },
+};

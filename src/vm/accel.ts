@@ -7,13 +7,13 @@
  */
 import { execa } from 'execa';
 import { constants } from 'node:fs';
-import { access, copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Architecture } from '../config/schema.js';
 import { UserError } from '../errors.js';
 import { hostDebianArch } from '../util/host.js';
-import { findFirmware } from './firmware.js';
+import { efiFirmware } from './firmware.js';
 import { QEMU_BINARY, QEMU_MACHINE } from './qemu-machine.js';
 
 export const ACCEL_CHOICES = ['auto', 'kvm', 'tcg'] as const;
@@ -50,14 +50,13 @@ async function runProbe(architecture: Architecture): Promise<{ ok: boolean; deta
   } catch {
     return { ok: false, detail: '/dev/kvm is missing or not accessible to this user' };
   }
-  const firmware = findFirmware(architecture);
+  const firmware = efiFirmware(architecture);
   const dir = await mkdtemp(path.join(tmpdir(), 'bakery-kvm-probe-'));
   try {
-    await copyFile(firmware.vars, path.join(dir, 'vars.fd'));
+    const firmwareArgs = await firmware.prepare(dir);
     const child = execa(QEMU_BINARY[architecture], [
       ...QEMU_MACHINE[architecture], '-accel', 'kvm', '-m', '256', '-nodefaults', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
-      '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${firmware.code}`,
-      '-drive', `if=pflash,format=raw,unit=1,file=${path.join(dir, 'vars.fd')}`,
+      ...firmwareArgs,
     ], { reject: false, buffer: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
     let stderr = '';
     const ran = await new Promise<boolean>((resolve) => {

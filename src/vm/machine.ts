@@ -17,12 +17,15 @@ import type { Architecture } from '../config/schema.js';
 import { UserError } from '../errors.js';
 import { which } from '../util/which.js';
 import type { Accel } from './accel.js';
+import { efiFirmware, type VmFirmware } from './firmware.js';
 import { prepareVm, startQemu, type VmExit, type VmFiles, type VmOptions, type VmProcess } from './qemu.js';
 import { SerialConsole } from './serial.js';
 
 export interface MachineOptions {
   architecture: Architecture;
   image: string;
+  /** What boots first; EFI (the grub-efi flow's) when unset. */
+  firmware?: VmFirmware;
   stateDir: string;
   memoryMiB?: number;
   cpus?: number;
@@ -73,6 +76,7 @@ export class Machine {
   private vmOptions(): VmOptions {
     return {
       architecture: this.o.architecture,
+      firmware: this.o.firmware ?? efiFirmware(this.o.architecture),
       image: this.o.image,
       stateDir: this.o.stateDir,
       memoryMiB: this.o.memoryMiB ?? 1024,

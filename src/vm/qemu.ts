@@ -1,5 +1,5 @@
 /**
- * Booting a system image in QEMU: EFI firmware with a private copy of its variables, the image
+ * Booting a system image in QEMU: the boot flow's firmware (EFI with a private copy of its variables), the image
  * behind a copy-on-write overlay (system.img never changes), serial console, user networking
  * with ssh forwarded from 127.0.0.1, a watchdog that can reset the machine.
  *
@@ -8,17 +8,19 @@
  * sometimes hangs for good on these hosts; a fresh process never does, so a reboot costs a boot.
  */
 import { execa, type ResultPromise } from 'execa';
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Architecture } from '../config/schema.js';
 import { UserError } from '../errors.js';
 import { which } from '../util/which.js';
 import { KVM_GUEST_FAILURE, kvmFailureLine, lastLines } from './accel.js';
-import { findFirmware } from './firmware.js';
+import type { VmFirmware } from './firmware.js';
 import { QEMU_BINARY, QEMU_MACHINE, QEMU_PACKAGE, QEMU_WATCHDOG } from './qemu-machine.js';
 
 export interface VmOptions {
   architecture: Architecture;
+  /** What boots first: the system's boot flow decides (EFI for GRUB). */
+  firmware: VmFirmware;
   image: string;
   /** Where the overlay and the firmware variables live while the VM runs. */
   stateDir: string;
@@ -37,8 +39,8 @@ export interface VmOptions {
 }
 
 export interface VmFiles {
-  code: string;
-  vars: string;
+  /** QEMU's arguments for the firmware and its private state. */
+  firmware: string[];
   overlay: string;
 }
 
@@ -51,8 +53,7 @@ export function qemuArgs(o: VmOptions, files: VmFiles): string[] {
     '-smp', String(o.cpus),
     '-no-reboot',
     ...QEMU_WATCHDOG[o.architecture],
-    '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${files.code}`,
-    '-drive', `if=pflash,format=raw,unit=1,file=${files.vars}`,
+    ...files.firmware,
     '-drive', `file=${files.overlay},if=virtio,format=qcow2,cache=unsafe`,
     ...(o.extraDrives ?? []).flatMap((d, i) => [
       // QEMU's option syntax doubles a comma inside a value.
@@ -104,14 +105,11 @@ export async function prepareVm(o: VmOptions): Promise<VmFiles> {
   const binary = QEMU_BINARY[o.architecture];
   if (!(await which(binary))) throw new UserError(`${binary} is not installed`, `apt-get install ${QEMU_PACKAGE[o.architecture]} qemu-utils`);
   if (!(await which('qemu-img'))) throw new UserError('qemu-img is not installed', 'apt-get install qemu-utils');
-  const firmware = findFirmware(o.architecture);
   await mkdir(o.stateDir, { recursive: true });
   const overlay = path.join(o.stateDir, 'disk.qcow2');
-  const vars = path.join(o.stateDir, 'efivars.fd');
   await rm(overlay, { force: true });
   await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', path.resolve(o.image), '-F', 'raw', overlay, ...(o.diskBytes ? [String(o.diskBytes)] : [])]);
-  await copyFile(firmware.vars, vars);
-  return { code: firmware.code, vars, overlay };
+  return { firmware: await o.firmware.prepare(o.stateDir), overlay };
 }
 
 /**

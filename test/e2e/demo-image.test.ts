@@ -5,7 +5,7 @@
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,6 +122,51 @@ describe(`${SYSTEM}: image structure`, () => {
     const again = await bakery(['bake', 'image', SYSTEM, '--json', '--project', BAKERY_HOME]);
     expect(again.code).toBe(0);
     expect(await sha256(IMAGE)).toBe(first);
+  });
+});
+
+describe('image assembly is generic: a raw area of a project target', () => {
+  // The demo system on a project target of its own: the generic EFI layout moved to 16 MiB with
+  // a raw area at 32 KiB (where RK3588 boards read their loader). Same layers (cache hits).
+  it('writes the blob at its offset, partitions after it, and refuses a blob larger than its area', async () => {
+    // The raw area goes before the partitions: a TOML table runs to the next header.
+    const base = await readFile(path.join(BAKERY_HOME, 'targets', 'generic-efi.toml'), 'utf8');
+    const [head, ...parts] = base.split('\n[[partitions]]');
+    const toml = `${head}\nfirst-partition-offset = "16M"\n\n[[raw]]\nname = "loader"\noffset = "32K"\nmax-size = "1M"\ninput = "loader"\n${parts.map((p) => `\n[[partitions]]${p}`).join('')}`;
+    const blob = Buffer.from(Array.from({ length: 300 * 1024 }, (_, i) => (i * 7 + 3) & 0xff));
+    const systems = (await readFile(path.join(BAKERY_HOME, 'systems.toml'), 'utf8')).split('[systems.demo-efi-arm64]')[0]!.replace('target = "generic-efi"', 'target = "efi-loader"');
+    const dir = await mkdtemp(path.join(tmpdir(), 'bakery-raw-'));
+    try {
+      await cp(path.join(BAKERY_HOME, 'keys'), path.join(dir, 'keys'), { recursive: true });
+      await mkdir(path.join(dir, 'targets'));
+      await writeFile(path.join(dir, 'targets', 'efi-loader.toml'), toml);
+      await writeFile(path.join(dir, 'loader.bin'), blob);
+      await writeFile(path.join(dir, 'systems.toml'), `${systems}\n[systems.${SYSTEM}.inputs]\nloader = "loader.bin"\n`);
+      const r = await bakery(['bake', 'image', SYSTEM, '--json', '--project', dir]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout) as typeof built;
+      expect(out.layers.map((l) => l.status)).toEqual(['hit', 'hit']);
+      expect(out.partitions[0]!.start).toBe(16 * MiB);
+      const image = path.join(dir, 'build', SYSTEM, 'system.img');
+      const head = Buffer.alloc(blob.length + 4096);
+      const fd = await open(image, 'r');
+      await fd.read(head, 0, head.length, 32 * 1024);
+      await fd.close();
+      expect(head.subarray(0, blob.length).equals(blob)).toBe(true);
+      expect(head.subarray(blob.length).every((b) => b === 0)).toBe(true);
+      const { stdout } = await execa('sfdisk', ['-J', image]);
+      expect(JSON.parse(stdout).partitiontable.partitions.map((p: { name: string }) => p.name)).toEqual(['boot', 'rootfsA', 'rootfsB', 'data']);
+      const { stdout: esp } = await execa('mdir', ['-i', `${image}@@${16 * MiB}`, '-b', '::/EFI/bakery'], { env: { MTOOLS_SKIP_CHECK: '1' } });
+      expect(esp).toContain('grub.cfg');
+
+      await writeFile(path.join(dir, 'loader.bin'), Buffer.alloc(2 * MiB, 1));
+      const big = await bakery(['bake', 'image', SYSTEM, '--project', dir]);
+      expect(big.code).not.toBe(0);
+      expect(big.stderr).toMatch(/loader\.bin" is 2097152 bytes; the area at offset 32768 holds 1048576/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -107,6 +107,16 @@ describe('cli', () => {
     expect(r.stderr).toContain('target "rpi" does not support architecture amd64');
   });
 
+  it('a system of a draft target is refused before any build, in a dry run too', async () => {
+    const dir = await tempProject({ 'systems.toml': '[systems.pi]\nlayer = "debian-trixie"\narchitecture = "arm64"\ntarget = "rpi"\n' });
+    for (const args of [['bake', 'image', 'pi'], ['bake', 'image', 'pi', '--dry-run']]) {
+      const r = await bakery([...args, '--project', dir]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('target "rpi" uses the rpi-tryboot boot flow, which bakery cannot assemble yet');
+      expect(r.stderr).toContain('implemented boot flows: grub-efi');
+    }
+  });
+
   it('cache ls on an empty cache', async () => {
     const dir = await tempProject({});
     const r = await bakery(['cache', 'ls', '--json', '--project', dir], { env: { BAKERY_CACHE_DIR: `${dir}/cache` } });

@@ -3,7 +3,9 @@ import type { System } from '../../src/config/project.js';
 import { SystemEntry } from '../../src/config/schema.js';
 import { TargetFile, type Target } from '../../src/config/target.js';
 import { defaultRootfsSize, minimumExt4Size, planLayout, sfdiskScript } from '../../src/image/layout.js';
-import { grubConfig } from '../../src/targets/grub-efi.js';
+import { grubConfig, grubEfi } from '../../src/targets/grub-efi.js';
+import { bootFlowOf, canEmulate, findBootFlow } from '../../src/targets/registry.js';
+import { efiArgs, efiFirmware } from '../../src/vm/firmware.js';
 import { classifyExit, qemuArgs } from '../../src/vm/qemu.js';
 
 const MiB = 2 ** 20;
@@ -114,11 +116,37 @@ describe('GRUB A/B configuration', () => {
   });
 });
 
+describe('boot flows as plug-ins', () => {
+  it('the registry maps boot-flow to its module; a flow without one is a draft', () => {
+    expect(bootFlowOf(target()).name).toBe('grub-efi');
+    expect(canEmulate(target({ emulated: true }))).toBe(true);
+    expect(canEmulate(target())).toBe(false); // emulated = false in the target file
+    expect(findBootFlow(target({ 'boot-flow': 'u-boot' }))).toBeUndefined();
+    expect(() => bootFlowOf(target({ 'boot-flow': 'u-boot' }))).toThrow(/uses the u-boot boot flow, which bakery cannot assemble yet/);
+  });
+
+  it('grub-efi fills the boot partition from its own files, with the paths image assembly gives', () => {
+    const layout = planLayout(system(), target(), MiB);
+    const [boot, ...more] = grubEfi.bootPartitions(system(), layout);
+    expect(more).toEqual([]);
+    expect(boot!.role).toBe('boot');
+    expect(Object.keys(boot!.files)).toEqual(['grub.cfg']);
+    expect(boot!.files['grub.cfg']).toBe(grubConfig(layout));
+    const argv = boot!.command({ rootfs: '/r', work: '/w', out: '/w/boot.img' });
+    expect(argv.slice(0, 3)).toEqual(['esp', '/r', '/w/boot.img']);
+    expect(argv).toContain('/w/grub.cfg');
+    expect(argv).toContain('x86_64-efi');
+    expect(argv.slice(-5)).toEqual(['ORDER=A B', 'A_OK=1', 'A_TRY=0', 'B_OK=0', 'B_TRY=0']);
+    // The device recipe's parameters come from the system's settings.
+    expect(grubEfi.recipeParameters(system())).toEqual({ 'bakery-grub-efi': { panic: 10 } });
+  });
+});
+
 describe('QEMU command line', () => {
   const argsFor = (architecture: 'amd64' | 'arm64') =>
     qemuArgs(
-      { architecture, image: 'x', stateDir: '/s', memoryMiB: 512, cpus: 1, accel: 'tcg', sshPort: 2222, restrictNetwork: true },
-      { code: '/fw/CODE.fd', vars: '/s/efivars.fd', overlay: '/s/disk.qcow2' },
+      { architecture, firmware: efiFirmware(architecture), image: 'x', stateDir: '/s', memoryMiB: 512, cpus: 1, accel: 'tcg', sshPort: 2222, restrictNetwork: true },
+      { firmware: efiArgs('/fw/CODE.fd', '/s/efivars.fd'), overlay: '/s/disk.qcow2' },
     ).join(' ');
 
   it('boots EFI with a private variable store, an overlay disk and forwarded ssh', () => {

@@ -1,11 +1,11 @@
 import { formatSize } from '../../config/size.js';
-import { LayerCache } from '../../engine/cache.js';
+import { listCache } from '../../build/cache.js';
 import type { CommandRun } from '../command.js';
 import { projectFor } from '../context.js';
 
 export async function run({ args, io }: CommandRun<object>) {
   const project = await projectFor(args, io);
-  const entries = (await new LayerCache(project.cacheDir).list()).reverse();
+  const entries = await listCache(project);
   if (!args.json) {
     if (entries.length === 0) io.stdout.write(`no cached layers in ${project.cacheDir}\n`);
     else {
@@ -16,5 +16,5 @@ export async function run({ args, io }: CommandRun<object>) {
       io.stdout.write(`${entries.length} snapshots, ${formatSize(entries.reduce((s, e) => s + e.size + (e.derivedBytes ?? 0), 0))} in ${project.cacheDir}\n`);
     }
   }
-  return { dir: project.cacheDir, layers: entries.map(({ dir: _dir, ...e }) => e) };
+  return { dir: project.cacheDir, layers: entries };
 }

@@ -14,6 +14,7 @@ import { QEMU_BINARY, QEMU_PACKAGE } from '../../vm/qemu-machine.js';
 import type { Architecture } from '../../config/schema.js';
 import type { CommandRun } from '../command.js';
 import { projectFor } from '../context.js';
+import { canEmulate } from '../../targets/registry.js';
 
 export interface Check {
   name: string;
@@ -110,7 +111,7 @@ export async function run({ args, io }: CommandRun<{ executor: string }>) {
   for (const a of [...architectures].sort()) checks.push(binfmtCheck(a));
 
   // What `run` and `test` need for the systems of targets that boot in QEMU.
-  const vmArchitectures = new Set<Architecture>([...project.systems.values()].filter((s) => project.targets.get(s.target)?.config.emulated).map((s) => s.architecture));
+  const vmArchitectures = new Set<Architecture>([...project.systems.values()].filter((s) => { const t = project.targets.get(s.target); return t !== undefined && canEmulate(t); }).map((s) => s.architecture));
   for (const a of [...vmArchitectures].sort()) checks.push(...(await vmChecks(a)));
 
   await mkdir(project.cacheDir, { recursive: true });

@@ -1,18 +1,8 @@
-import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { findSystem } from '../../engine/system.js';
-import { UsageError } from '../../errors.js';
-import { junitXml } from '../../testing/junit.js';
-import { failedRun, WorkflowRun, type RunResult, type StepResult } from '../../testing/runner.js';
-import { loadWorkflows, type Workflow } from '../../testing/workflow.js';
-import { onCleanup } from '../../util/cleanup.js';
-import { chooseAccel, type Accel, type AccelChoice } from '../../vm/accel.js';
-import { Machine } from '../../vm/machine.js';
+import { runTests } from '../../build/tests.js';
+import type { AccelChoice } from '../../vm/accel.js';
 import { EXIT_CODE, type CommandRun } from '../command.js';
-import { buildDir, projectFor } from '../context.js';
-import { bakeBundle } from './bake-bundle.js';
-import { bakeImage } from './bake-image.js';
+import { sessionFor } from '../context.js';
 
 type Args = {
   systems: string[];
@@ -26,131 +16,20 @@ type Args = {
 };
 
 export async function run({ args, io }: CommandRun<Args>) {
-  const project = await projectFor(args, io);
-  const workflowDir = path.join(project.dir, 'tests');
-  const all = await loadWorkflows(workflowDir, new Set(project.systems.keys()));
-  if (all.length === 0) throw new UsageError(`no test workflows in ${workflowDir}`, 'write tests/<name>.toml (see the README, "Testing systems")');
-  for (const name of args.workflow ?? []) {
-    if (!all.some((w) => w.name === name)) throw new UsageError(`unknown workflow "${name}"; workflows: ${all.map((w) => w.name).join(', ')}`);
-  }
-  const workflows = args.workflow?.length ? all.filter((w) => args.workflow!.includes(w.name)) : all;
-  const requested = args.systems ?? [];
-  for (const s of requested) findSystem(project, s);
-  // Which workflow runs on which system: the systems given, narrowed to those a workflow names.
-  const pairs: { workflow: Workflow; system: string }[] = [];
-  for (const workflow of workflows) {
-    const systems = requested.length ? requested.filter((s) => !workflow.systems || workflow.systems.includes(s)) : (workflow.systems ?? []);
-    for (const system of systems) pairs.push({ workflow, system });
-  }
-  if (pairs.length === 0) {
-    throw new UsageError(requested.length ? `no workflow applies to ${requested.join(', ')}` : 'name the systems to test (or list `systems` in the workflows)');
-  }
-  for (const { system } of pairs) {
-    const { target } = findSystem(project, system);
-    if (!target.config.emulated) throw new UsageError(`system ${system}: target "${target.name}" cannot run in QEMU; \`test\` runs systems of emulated targets (generic-efi)`);
-  }
-
-  // Everything is built before the first VM starts: images of the systems under test, bundles
-  // of the systems the workflows install.
-  const images = new Map<string, { image: string; size: number; architecture: string }>();
-  const bundles = new Map<string, string>();
-  const common = { ...args, 'dry-run': false };
-  for (const system of new Set(pairs.map((p) => p.system))) {
-    const built = await bakeImage({ ...common, system }, io);
-    images.set(system, { image: built.outputs.image, size: built.layout.size, architecture: findSystem(project, system).system.architecture });
-  }
-  for (const system of new Set(pairs.flatMap((p) => p.workflow.steps.flatMap((s) => (s.install ? [s.install] : []))))) {
-    const built = await bakeBundle({ ...args, system }, io);
-    bundles.set(system, built.bundle);
-  }
-
-  // KVM is probed once per architecture; every machine of the run gets the same answer.
-  const accels = new Map<string, Accel>();
-  for (const { architecture } of images.values()) {
-    if (accels.has(architecture)) continue;
-    const accel = await chooseAccel(architecture as 'amd64' | 'arm64', args.accel);
-    accels.set(architecture, accel);
-    if (!args.json) io.stderr.write(`${architecture} VMs: ${accel.reason}\n`);
-  }
-
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const runDir = path.join(buildDir(project), 'tests', stamp);
-  await mkdir(runDir, { recursive: true });
-  const results: RunResult[] = new Array(pairs.length);
-  const hostPath = (p: string) => path.resolve(project.dir, p);
-  const say = (line: string) => {
-    if (!args.json) io.stderr.write(`${line}\n`);
-  };
-
-  const runOne = async (index: number) => {
-    const { workflow, system } = pairs[index]!;
-    const label = `${workflow.name} › ${system}`;
-    const logDir = path.join(runDir, `${workflow.name}--${system}`);
-    await mkdir(logDir, { recursive: true });
-    const built = images.get(system)!;
-    const files = [
-      ...new Set(workflow.steps.flatMap((s) => {
-        if (s.install) return [bundles.get(s.install)!];
-        if (s['install-file']) return [hostPath(s['install-file'])];
-        if (s.copy) return [hostPath(s.copy)];
-        return [];
-      })),
-    ];
-    const machine = new Machine({
-      architecture: built.architecture as 'amd64' | 'arm64',
-      image: built.image,
-      stateDir: path.join(logDir, 'vm'),
-      memoryMiB: workflow.memory,
-      cpus: workflow.cpus,
-      diskBytes: built.size + 2 ** 30,
-      files,
-      consoleLog: path.join(logDir, 'console.log'),
-      accel: accels.get(built.architecture)!,
-    });
-    onCleanup(() => machine.dispose());
-    say(`${label}: started (logs: ${path.relative(io.cwd, logDir) || logDir})`);
-    try {
-      const missing = files.find((f) => !existsSync(f));
-      if (missing) throw new UsageError(`${workflow.file}: ${missing} does not exist`);
-      const onStep = (r: StepResult) => say(`${label}: ${r.status === 'passed' ? '✔' : '✖'} ${r.name} (${r.seconds.toFixed(1)} s)${r.message ? ` — ${r.message}` : ''}`);
-      results[index] = await new WorkflowRun({ machine, bundles, hostPath, logDir }).run(workflow, system, onStep);
-    } catch (err) {
-      results[index] = failedRun(workflow, system, err, logDir);
-    } finally {
-      await machine.stop();
-      if (!args.keep) await rm(path.join(logDir, 'vm'), { recursive: true, force: true });
-    }
-    const r = results[index]!;
-    const failed = r.steps.find((s) => s.status === 'failed');
-    say(`${label}: ${r.status.toUpperCase()} in ${r.seconds.toFixed(0)} s${failed ? ` at "${failed.name}": ${failed.message}` : ''}`);
-  };
-
-  // Up to --jobs machines at once; each has its own ports, overlay and firmware variables.
-  let next = 0;
-  const worker = async () => {
-    while (next < pairs.length) await runOne(next++);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(args.jobs, pairs.length)) }, worker));
-
-  const xml = junitXml(results);
-  await writeFile(path.join(runDir, 'junit.xml'), xml);
-  if (args.junit) {
-    const target = path.resolve(io.cwd, args.junit);
-    await mkdir(path.dirname(target), { recursive: true });
-    await writeFile(`${target}.tmp`, xml);
-    await rename(`${target}.tmp`, target);
-  }
-  const failed = results.filter((r) => r.status === 'failed');
+  const summary = await runTests(await sessionFor(args, io), {
+    systems: args.systems ?? [],
+    workflows: args.workflow ?? [],
+    jobs: args.jobs,
+    junit: args.junit === undefined ? undefined : path.resolve(io.cwd, args.junit),
+    compress: !args['without-compression'],
+    keep: args.keep,
+    accel: args.accel,
+  });
+  const { runs } = summary;
   if (!args.json) {
-    io.stdout.write(`${results.length - failed.length} of ${results.length} workflow runs passed; results: ${path.join(runDir, 'junit.xml')}\n`);
-    for (const r of results) io.stdout.write(`  ${r.status === 'passed' ? 'PASS' : 'FAIL'}  ${r.workflow} › ${r.system}  (${r.steps.filter((s) => s.status === 'passed').length}/${r.steps.length} steps, ${r.seconds.toFixed(0)} s)\n`);
+    const passed = runs.filter((r) => r.status === 'passed').length;
+    io.stdout.write(`${passed} of ${runs.length} workflow runs passed; results: ${path.join(summary.runDir, 'junit.xml')}\n`);
+    for (const r of runs) io.stdout.write(`  ${r.status === 'passed' ? 'PASS' : 'FAIL'}  ${r.workflow} › ${r.system}  (${r.steps.filter((s) => s.status === 'passed').length}/${r.steps.length} steps, ${r.seconds.toFixed(0)} s)\n`);
   }
-  return {
-    [EXIT_CODE]: failed.length ? 1 : 0,
-    passed: failed.length === 0,
-    runDir,
-    junit: args.junit ? path.resolve(io.cwd, args.junit) : path.join(runDir, 'junit.xml'),
-    accel: Object.fromEntries([...accels].map(([a, x]) => [a, x.accel])),
-    runs: results,
-  };
+  return { [EXIT_CODE]: summary.passed ? 0 : 1, ...summary };
 }

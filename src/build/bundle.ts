@@ -1,0 +1,38 @@
+/** Use case: a system's signed update bundle, built from (and after) its image. */
+import path from 'node:path';
+import { buildBundle, type BundleResult } from '../bundle/build-bundle.js';
+import { signingPair } from '../bundle/keys.js';
+import { RAUC_SEMVER } from '../config/schema.js';
+import { findSystem } from '../engine/system.js';
+import { UsageError } from '../errors.js';
+import { runAllCleanups } from '../util/cleanup.js';
+import { buildImage } from './image.js';
+import { openWorker, type BuildSession } from './session.js';
+
+export interface BundleOptions {
+  /** The bundle's version; the system's `version` when unset. */
+  version?: string;
+  compress: boolean;
+}
+
+export async function buildSystemBundle(session: BuildSession, systemName: string, options: BundleOptions): Promise<BundleResult> {
+  const { project } = session;
+  const { system } = findSystem(project, systemName);
+  // Keys are checked before any work: a missing or mismatched key fails in a second, not after a build.
+  const keys = await signingPair(project, system, session.env);
+  const version = (options.version ?? system.version).trim();
+  if (!/^[0-9A-Za-z][0-9A-Za-z.+~:_-]*$/.test(version)) {
+    throw new UsageError(`--version: expected a version like "2.1.0", got ${JSON.stringify(options.version ?? system.version)}`);
+  }
+  // Devices that refuse downgrades compare versions as RAUC does: another scheme could never install.
+  if (!system.bundle['allow-downgrade'] && !RAUC_SEMVER.test(version)) {
+    throw new UsageError(`--version: devices of ${system.name} refuse older bundles and compare versions as semantic versions; expected MAJOR[.MINOR[.PATCH]][-PRERELEASE][+BUILD] like "2.1.0", got ${JSON.stringify(version)}`);
+  }
+  const image = await buildImage(session, systemName);
+  const executor = await openWorker(session, [path.dirname(keys.key), path.dirname(keys.cert)]);
+  try {
+    return await buildBundle(executor, system, image, keys, { version, compress: options.compress, sourceDateEpoch: project.sourceDateEpoch });
+  } finally {
+    await runAllCleanups();
+  }
+}
