@@ -1,6 +1,7 @@
 /**
  * Test workflows: `tests/<name>.toml` in a project, a list of steps run against a booted system
- * in QEMU. Each step is a table with one action key (`boot`, `run`, `install`, …) and options.
+ * in QEMU. Each step is a table with one action key (`boot`, `run`, `install`, …) and options;
+ * the actions and their options are defined in actions.ts.
  */
 import { readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -8,107 +9,40 @@ import path from 'node:path';
 import { z } from 'zod';
 import { readConfig } from '../config/read-config.js';
 import { Duration, Name } from '../config/schema.js';
+import { ACTION_NAMES, ACTIONS, actionsIn, STEP_OPTIONS, type Action, type Step, type StepOption } from './actions.js';
 import { ConfigError, type Diagnostic } from '../errors.js';
 import { displayPath } from '../util/paths.js';
 
-/** The action keys; a step has exactly one. */
-export const ACTIONS = ['boot', 'login', 'reboot', 'wait-for', 'run', 'copy', 'install', 'install-file', 'assert-booted', 'assert-slots', 'power-cut', 'sleep'] as const;
-export type Action = (typeof ACTIONS)[number];
+const stepShape = {
+  /** Shown in logs and JUnit; default: the action and its argument. */
+  name: z.string().min(1).optional(),
+  /** Seconds or "90s"/"5m"; default depends on the action. */
+  timeout: Duration.optional(),
+  ...(Object.fromEntries(Object.entries(STEP_OPTIONS).map(([k, v]) => [k, v.optional()])) as { [K in StepOption]: z.ZodOptional<(typeof STEP_OPTIONS)[K]> }),
+  ...(Object.fromEntries(ACTION_NAMES.map((a) => [a, ACTIONS[a].value.optional()])) as { [A in Action]: z.ZodOptional<(typeof ACTIONS)[A]['value']> }),
+};
 
-const Slot = z.string().regex(/^[A-Za-z0-9_-]+$/, 'a slot boot name like "A" or "B"');
-const Regex = z.string().refine((s) => {
-  try {
-    new RegExp(s, 'm');
-    return true;
-  } catch {
-    return false;
+/** A step: one action key (`boot`, `run`, `install`, …) and the options that action takes; all derived from the action table. */
+export const WorkflowStep = z.strictObject(stepShape).superRefine((step, ctx) => {
+  const actions = actionsIn(step);
+  if (actions.length !== 1) {
+    ctx.addIssue({
+      code: 'custom',
+      message: actions.length === 0 ? `a step needs one action: ${ACTION_NAMES.join(', ')}` : `a step has one action, this one has ${actions.join(' and ')}`,
+    });
+    return;
   }
-}, 'a valid regular expression');
-
-export const WorkflowStep = z
-  .strictObject({
-    /** Shown in logs and JUnit; default: the action and its argument. */
-    name: z.string().min(1).optional(),
-    /** Seconds or "90s"/"5m"; default depends on the action. */
-    timeout: Duration.optional(),
-
-    /** Power on (if off) and log in on the serial console. */
-    boot: z.literal(true).optional(),
-    /** Wait for a login prompt and log in (after a reboot the system did by itself). */
-    login: z.literal(true).optional(),
-    /** Reboot from inside; `wait-login = false` returns at once (the next step waits). */
-    reboot: z.literal(true).optional(),
-    'wait-login': z.boolean().optional(),
-    /** Wait until the serial console prints a match of this regular expression. */
-    'wait-for': Regex.optional(),
-
-    /** A shell command on the device; `{{name}}` is replaced by a saved output. */
-    run: z.string().min(1).optional(),
-    via: z.enum(['serial', 'ssh']).optional(),
-    'expect-code': z.number().int().min(0).max(255).optional(),
-    /** The output must contain this text. */
-    'expect-output': z.string().optional(),
-    /** The output must match this regular expression. */
-    'expect-match': Regex.optional(),
-    /** Keep the trimmed output as `{{name}}` for later steps. */
-    save: Name.optional(),
-
-    /** A host file (relative to the project) copied to `to` on the device. */
-    copy: z.string().min(1).optional(),
-    to: z.string().regex(/^\//, 'an absolute path on the device').optional(),
-
-    /** Build the named system's bundle and install it with RAUC. */
-    install: Name.optional(),
-    /** Install a bundle file (relative to the project) with RAUC. */
-    'install-file': z.string().min(1).optional(),
-    /** What the install must do; a refused install must leave the slots as they were. */
-    expect: z.enum(['installed', 'refused']).optional(),
-    /** Start the install and go on at once (a `power-cut` can then interrupt it). */
-    background: z.boolean().optional(),
-
-    /** The booted slot (RAUC's view and the kernel command line must agree). */
-    'assert-booted': Slot.optional(),
-    /** RAUC's boot status of each slot, e.g. `{ A = "good", B = "bad" }`; retried until the timeout. */
-    'assert-slots': z.record(Slot, z.enum(['good', 'bad'])).optional(),
-
-    /** Kill the VM like a pulled plug; with `wait-for`, once the console prints it; `after` a delay. */
-    'power-cut': z.literal(true).optional(),
-    after: Duration.optional(),
-
-    sleep: Duration.optional(),
-  })
-  .superRefine((step, ctx) => {
-    const actions = ACTIONS.filter((a) => step[a] !== undefined && !(a === 'wait-for' && step['power-cut']));
-    if (actions.length !== 1) {
-      ctx.addIssue({
-        code: 'custom',
-        message: actions.length === 0 ? `a step needs one action: ${ACTIONS.join(', ')}` : `a step has one action, this one has ${actions.join(' and ')}`,
-      });
-      return;
-    }
-    const action = actions[0]!;
-    const allowed: Record<Action, string[]> = {
-      boot: [],
-      login: [],
-      reboot: ['wait-login'],
-      'wait-for': [],
-      run: ['via', 'expect-code', 'expect-output', 'expect-match', 'save'],
-      copy: ['to'],
-      install: ['expect', 'expect-output', 'background'],
-      'install-file': ['expect', 'expect-output', 'background'],
-      'assert-booted': [],
-      'assert-slots': [],
-      'power-cut': ['wait-for', 'after'],
-      sleep: [],
-    };
-    const options = ['wait-login', 'via', 'expect-code', 'expect-output', 'expect-match', 'save', 'to', 'expect', 'background', 'after', 'wait-for'];
-    for (const option of options) {
-      if (option === action || step[option as keyof typeof step] === undefined) continue;
-      if (!allowed[action].includes(option)) ctx.addIssue({ code: 'custom', path: [option], message: `\`${option}\` does not apply to a \`${action}\` step` });
-    }
-    if (action === 'copy' && step.to === undefined) ctx.addIssue({ code: 'custom', path: ['to'], message: 'a `copy` step needs `to = "/path/on/device"`' });
-    if (step.background && step.expect) ctx.addIssue({ code: 'custom', path: ['expect'], message: 'a background install has no outcome to expect' });
-  });
+  const action = actions[0]!;
+  const definition = ACTIONS[action] as { options: StepOption[]; requires?: Partial<Record<StepOption, string>>; check?: (s: Step) => { option: StepOption; message: string }[] };
+  for (const option of Object.keys(STEP_OPTIONS) as StepOption[]) {
+    if ((option as string) === action || step[option] === undefined) continue;
+    if (!definition.options.includes(option)) ctx.addIssue({ code: 'custom', path: [option], message: `\`${option}\` does not apply to a \`${action}\` step` });
+  }
+  for (const [option, example] of Object.entries(definition.requires ?? {}) as [StepOption, string][]) {
+    if (step[option] === undefined) ctx.addIssue({ code: 'custom', path: [option], message: `a \`${action}\` step needs \`${option} = ${example}\`` });
+  }
+  for (const problem of definition.check?.(step as Step) ?? []) ctx.addIssue({ code: 'custom', path: [problem.option], message: problem.message });
+});
 export type WorkflowStep = z.output<typeof WorkflowStep>;
 
 export const WorkflowFile = z.strictObject({
@@ -129,7 +63,7 @@ export interface Workflow extends WorkflowFile {
 
 /** The action of a validated step. */
 export function actionOf(step: WorkflowStep): Action {
-  return ACTIONS.find((a) => step[a] !== undefined && !(a === 'wait-for' && step['power-cut']))!;
+  return actionsIn(step)[0]!;
 }
 
 /** Every workflow in the directory; all problems reported at once. */

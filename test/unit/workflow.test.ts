@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
 import { junitXml } from '../../src/testing/junit.js';
 import { stepTitle } from '../../src/testing/runner.js';
+import { ACTION_NAMES, ACTIONS, defaultTimeout } from '../../src/testing/actions.js';
 import { actionOf, loadWorkflows } from '../../src/testing/workflow.js';
 import { loadProject } from '../../src/config/project.js';
 import { BAKERY_HOME } from '../../src/util/paths.js';
@@ -87,6 +88,27 @@ assert-slots = { A = "good", B = "bad" }
     const message = await problems(toml);
     expect(message).toContain('tests/flow.toml');
     expect(message).toContain(expected);
+  });
+});
+
+describe('the action table', () => {
+  it('is where the schema and the runner get actions, options and timeouts', async () => {
+    // Every action of the table is a step the schema accepts (with what it requires), and has a default timeout.
+    const example: Record<string, string> = {
+      boot: 'true', login: 'true', reboot: 'true', 'wait-for': '"login:"', run: '"true"', copy: '"a.txt"\nto = "/tmp/a"', install: '"dev-v2"',
+      'install-file': '"b.raucb"', 'assert-booted': '"A"', 'assert-slots': '{ A = "good" }', 'power-cut': 'true', sleep: '"1s"',
+    };
+    expect(Object.keys(example).sort()).toEqual([...ACTION_NAMES].sort());
+    const [w] = await load(ACTION_NAMES.map((a) => `[[steps]]\n${a} = ${example[a]}\n`).join(''));
+    expect(w!.steps.map(actionOf)).toEqual(ACTION_NAMES);
+    for (const step of w!.steps) expect(defaultTimeout(step)).toBeGreaterThan(0);
+    // An option is accepted exactly where the table says it applies.
+    for (const a of ACTION_NAMES) {
+      const takesVia = (ACTIONS[a].options as string[]).includes('via');
+      const toml = `[[steps]]\n${a} = ${example[a]}\nvia = "ssh"\n`;
+      if (takesVia) expect((await load(toml))[0]!.steps[0]!.via).toBe('ssh');
+      else expect(await problems(toml)).toContain(`\`via\` does not apply to a \`${a}\` step`);
+    }
   });
 });
 
