@@ -5,7 +5,7 @@
  */
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -190,6 +190,25 @@ describe('layers in the Docker worker', () => {
     expect([la.status, lb.status].sort()).toEqual(['built', 'hit']);
     expect(la.key).toBe(lb.key);
     expect(await tarFile(await exported(project), 'etc/motd')).toBe('concurrent');
+    await noLeftovers();
+  });
+
+  it('two different layers at once share the package cache: their apt runs take turns', async () => {
+    // Each apt holds the cache's lock for seconds (a pre-dpkg sleep); without turns, the second
+    // apt would refuse to start ("Could not get lock /var/cache/apt/archives/lock").
+    for (const name of ['slow-a', 'slow-b']) {
+      await mkdir(path.join(project, 'recipes', name, 'steps'), { recursive: true });
+      await writeFile(path.join(project, 'recipes', name, 'recipe.toml'), `description = "apt that takes its time"\n[[steps]]\nchroot = "steps/install.sh"\n`);
+      await writeFile(path.join(project, 'recipes', name, 'steps', 'install.sh'), `#!/bin/sh\nset -eu\napt-get -o 'DPkg::Pre-Invoke::=sleep 8' install -y --no-install-recommends hello\necho ${name} > /etc/${name}\n`, { mode: 0o755 });
+      await writeFile(path.join(project, 'layers', `${name}.toml`), `parent = "debian-trixie"\nrecipes = ["${name}"]\n`);
+    }
+    const run = (layer: string) => execa('node', [CLI, 'bake', 'layer', layer, '--json', '--project', project], { env: { ...process.env, ...env }, reject: false });
+    const [a, b] = await Promise.all([run('slow-a'), run('slow-b')]);
+    expect(a.stderr).not.toContain('Could not get lock');
+    expect(b.stderr).not.toContain('Could not get lock');
+    expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
+    expect(layers(a.stdout).at(-1)!.status).toBe('built');
+    expect(layers(b.stdout).at(-1)!.status).toBe('built');
     await noLeftovers();
   });
 
