@@ -64,6 +64,8 @@ export const TargetFile = z
     raw: z.array(RawBlob).default([]),
     /** Whether `run`/`test` can boot this target in QEMU. */
     emulated: z.boolean().default(false),
+    /** A layout that validates and is documented, whose images bakery cannot make yet. */
+    draft: z.boolean().default(false),
   })
   .superRefine((target, ctx) => {
     const roles = target.partitions.map((p) => p.role);

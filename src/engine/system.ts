@@ -61,7 +61,7 @@ export function systemParameters(system: System, target: Target, secrets: System
   }
   // The boot flow's device recipes get what they need from the system's settings.
   const flow = findBootFlow(target);
-  for (const [recipe, derived] of Object.entries(flow?.recipeParameters(system) ?? {})) {
+  for (const [recipe, derived] of Object.entries(flow?.recipeParameters(system, target) ?? {})) {
     if (target.config.recipes.includes(recipe)) params[recipe] = { ...derived, ...params[recipe] };
   }
   return params;

@@ -5,6 +5,7 @@
  */
 import type { System } from '../config/project.js';
 import type { Architecture } from '../config/schema.js';
+import type { Target } from '../config/target.js';
 import type { PlannedPartition, DiskLayout } from '../image/layout.js';
 import type { VmFirmware } from '../vm/firmware.js';
 
@@ -36,8 +37,8 @@ export interface BootFlow {
   name: string;
   /** Architectures the flow can assemble images for. */
   architectures: Architecture[];
-  /** Parameters of the device recipes, derived from the system's settings (explicit ones win). */
-  recipeParameters(system: System): RecipeParameters;
+  /** Parameters of the device recipes, derived from the system's settings and the target's layout (explicit ones win). */
+  recipeParameters(system: System, target: Target): RecipeParameters;
   /** The partitions the flow fills (boot, boot-config, boot-a/-b), for a planned layout. Their files and commands are part of the image key. */
   bootPartitions(system: System, layout: DiskLayout): BootPartition[];
   /** How QEMU starts the machine for `run` and `test`; absent: the flow cannot be emulated. */

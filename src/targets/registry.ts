@@ -4,27 +4,29 @@ import type { Target } from '../config/target.js';
 import { UserError } from '../errors.js';
 import type { BootFlow } from './boot-flow.js';
 import { grubEfi } from './grub-efi.js';
+import { uBoot } from './u-boot.js';
 
 const BOOT_FLOWS: Record<string, BootFlow> = {
   [grubEfi.name]: grubEfi,
+  [uBoot.name]: uBoot,
 };
 
 /** The boot flow of a target; a target whose flow has no module yet is a draft and cannot be assembled. */
 export function bootFlowOf(target: Target): BootFlow {
   const name = target.config['boot-flow'];
   const flow = findBootFlow(target);
-  if (!flow) {
+  if (!flow || target.config.draft) {
     throw new UserError(
-      `target "${target.name}" uses the ${name} boot flow, which bakery cannot assemble yet (its target file is a draft)`,
+      `target "${target.name}" is a draft: bakery cannot assemble its images yet (boot flow ${name}${flow ? '' : ', which has no module'})`,
       `implemented boot flows: ${Object.keys(BOOT_FLOWS).join(', ')}`,
     );
   }
   return flow;
 }
 
-/** The boot flow of a target, or undefined while it has no module (a draft target still plans its layers). */
+/** The boot flow of a target, or undefined for a draft (whose layers still plan). */
 export function findBootFlow(target: Target): BootFlow | undefined {
-  return BOOT_FLOWS[target.config['boot-flow']];
+  return target.config.draft ? undefined : BOOT_FLOWS[target.config['boot-flow']];
 }
 
 /** Whether `run` and `test` can boot systems of this target in QEMU. */

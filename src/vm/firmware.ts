@@ -8,8 +8,10 @@ import { UserError } from '../errors.js';
 export interface VmFirmware {
   /** Makes the machine's private state (e.g. EFI variables) in `stateDir`; returns QEMU's firmware arguments. */
   prepare(stateDir: string): Promise<string[]>;
-  /** Whether the machine keeps state in `stateDir` across its reboots. */
+  /** What it is, for people: "EFI (ovmf)". */
   description: string;
+  /** The firmware's file; throws, saying which package has it, when it is not installed. */
+  locate(): string;
 }
 
 /** EFI firmware for QEMU from Debian's packages: OVMF (amd64) and AAVMF (arm64). */
@@ -30,6 +32,7 @@ export function findFirmware(architecture: Architecture): { code: string; vars: 
 export function efiFirmware(architecture: Architecture): VmFirmware {
   return {
     description: `EFI (${EFI[architecture].pkg})`,
+    locate: () => findFirmware(architecture).code,
     async prepare(stateDir) {
       const firmware = findFirmware(architecture);
       const vars = path.join(stateDir, 'efivars.fd');

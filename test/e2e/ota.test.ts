@@ -9,6 +9,8 @@
  * - downgrade: an older bundle refused (RAUC's min-bundle-version), old content released as a
  *   newer version installed;
  * - certificates: an expired signer refused, a valid bundle installed with the clock in 2001.
+ * - uboot: the same product on the U-Boot A/B flow (target generic-uboot): update, confirm,
+ *   /data kept, a failing release rolled back by U-Boot's boot counters.
  * All run in one `bakery test --jobs 2` (two VMs side by side), sharing one set of builds.
  */
 import { cp, readFile, rm } from 'node:fs/promises';
@@ -28,7 +30,8 @@ afterAll(async () => {
   await rm(project, { recursive: true, force: true });
 });
 
-const SCENARIOS = CI_SCENARIOS;
+// The U-Boot flow's proof runs beside them: a second system in the same run.
+const SCENARIOS = [...CI_SCENARIOS, 'uboot'];
 
 describe('OTA updates and unattended recovery on the device, through `bakery test`', () => {
   let result: { code: number; stdout: string; stderr: string };
@@ -37,7 +40,7 @@ describe('OTA updates and unattended recovery on the device, through `bakery tes
   it('runs every scenario and a failing workflow, two VMs side by side (own ports), JUnit for all', async () => {
     const junit = path.join(project, 'results', 'junit.xml');
     const workflows = [...SCENARIOS, 'must-fail'].flatMap((w) => ['--workflow', w]);
-    result = await bakery(['test', 'ota-v1', '--jobs', '2', ...workflows, '--junit', junit, '--json', '--project', project]);
+    result = await bakery(['test', 'ota-v1', 'uboot-v1', '--jobs', '2', ...workflows, '--junit', junit, '--json', '--project', project]);
     const out = JSON.parse(result.stdout);
     runs = out.runs;
     const failures = runs

@@ -56,6 +56,11 @@ describe('cli', () => {
     const out = JSON.parse(r.stdout);
     expect(out.layers.map((l: { name: string }) => l.name)).toEqual(expect.arrayContaining(['app', 'debian-trixie', 'debian-bookworm']));
     expect(out.layers.find((l: { name: string }) => l.name === 'app').origin).toBe('project');
+    // Targets say whether their boot flow works and whether QEMU can boot them.
+    const target = (name: string) => out.targets.find((t: { name: string }) => t.name === name);
+    expect(target('generic-efi')).toMatchObject({ bootFlow: 'grub-efi', status: 'working', emulated: true });
+    expect(target('generic-uboot')).toMatchObject({ bootFlow: 'u-boot', status: 'working', emulated: true });
+    expect(target('jetson-orin')).toMatchObject({ status: 'draft', emulated: false });
   });
 
   it('a project layer shadows a built-in one of the same name', async () => {
@@ -112,8 +117,8 @@ describe('cli', () => {
     for (const args of [['bake', 'image', 'pi'], ['bake', 'image', 'pi', '--dry-run']]) {
       const r = await bakery([...args, '--project', dir]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain('target "rpi" uses the rpi-tryboot boot flow, which bakery cannot assemble yet');
-      expect(r.stderr).toContain('implemented boot flows: grub-efi');
+      expect(r.stderr).toContain('target "rpi" is a draft: bakery cannot assemble its images yet (boot flow rpi-tryboot, which has no module)');
+      expect(r.stderr).toContain('implemented boot flows: grub-efi, u-boot');
     }
   });
 

@@ -5,6 +5,7 @@ import { TargetFile, type Target } from '../../src/config/target.js';
 import { defaultRootfsSize, minimumExt4Size, planLayout, sfdiskScript } from '../../src/image/layout.js';
 import { grubConfig, grubEfi } from '../../src/targets/grub-efi.js';
 import { bootFlowOf, canEmulate, findBootFlow } from '../../src/targets/registry.js';
+import { ubootScript, uBoot } from '../../src/targets/u-boot.js';
 import { efiArgs, efiFirmware } from '../../src/vm/firmware.js';
 import { classifyExit, qemuArgs } from '../../src/vm/qemu.js';
 
@@ -121,8 +122,10 @@ describe('boot flows as plug-ins', () => {
     expect(bootFlowOf(target()).name).toBe('grub-efi');
     expect(canEmulate(target({ emulated: true }))).toBe(true);
     expect(canEmulate(target())).toBe(false); // emulated = false in the target file
-    expect(findBootFlow(target({ 'boot-flow': 'u-boot' }))).toBeUndefined();
-    expect(() => bootFlowOf(target({ 'boot-flow': 'u-boot' }))).toThrow(/uses the u-boot boot flow, which bakery cannot assemble yet/);
+    expect(bootFlowOf(target({ 'boot-flow': 'u-boot' })).name).toBe('u-boot');
+    expect(findBootFlow(target({ 'boot-flow': 'u-boot', draft: true }))).toBeUndefined();
+    expect(findBootFlow(target({ 'boot-flow': 'jetson' }))).toBeUndefined();
+    expect(() => bootFlowOf(target({ 'boot-flow': 'jetson' }))).toThrow(/target "efi" is a draft: bakery cannot assemble its images yet \(boot flow jetson, which has no module\)/);
   });
 
   it('grub-efi fills the boot partition from its own files, with the paths image assembly gives', () => {
@@ -138,7 +141,37 @@ describe('boot flows as plug-ins', () => {
     expect(argv).toContain('x86_64-efi');
     expect(argv.slice(-5)).toEqual(['ORDER=A B', 'A_OK=1', 'A_TRY=0', 'B_OK=0', 'B_TRY=0']);
     // The device recipe's parameters come from the system's settings.
-    expect(grubEfi.recipeParameters(system())).toEqual({ 'bakery-grub-efi': { panic: 10 } });
+    expect(grubEfi.recipeParameters(system(), target())).toEqual({ 'bakery-grub-efi': { panic: 10 } });
+  });
+});
+
+describe('U-Boot A/B script', () => {
+  const ubootTarget = () => target({ 'boot-flow': 'u-boot', 'rauc-bootloader': 'uboot' });
+  const layout = planLayout(system(), ubootTarget(), MiB);
+  const script = ubootScript(layout, 'amd64');
+  it('keeps RAUC\'s uboot variables in uboot.env on the boot partition, without setexpr or saveenv', () => {
+    expect(script).toContain('env import -c ${loadaddr} 0x4000 BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT');
+    expect(script).toContain('env export -c -s 0x4000 ${loadaddr} BOOT_ORDER BOOT_A_LEFT BOOT_B_LEFT');
+    expect(script).toContain('fatwrite ${bakery_env} ${loadaddr} uboot.env 0x4000');
+    expect(script).toContain('setenv bakery_env "${bakery_dev}:1"');
+    expect(script).not.toMatch(/setexpr|saveenv/);
+  });
+  it('counts a slot\'s tries down before booting it, skips one with none left, resets when all are used', () => {
+    expect(script).toContain('test "${s}" = "A" && test ${BOOT_A_LEFT} -gt 0');
+    expect(script).toContain('setenv bakery_slot B; setenv bakery_part 3; setenv bakery_label rootfsB');
+    expect(script).toContain('elif test ${BOOT_B_LEFT} -ge 1; then setenv BOOT_B_LEFT 0; fi');
+    expect(script).toContain('if test ${BOOT_A_LEFT} -ge 9; then setenv BOOT_A_LEFT 8;');
+    expect(script).toMatch(/no slot has tries left[\s\S]*setenv BOOT_A_LEFT 3\n  setenv BOOT_B_LEFT 3[\s\S]*if test -z "\$\{bakery_slot\}"; then reset; fi/);
+    expect(script).toContain('setenv bootargs "root=PARTLABEL=${bakery_label} ro rootwait rauc.slot=${bakery_slot} ${bakery_cmdline}"');
+    expect(script).toContain('zboot ${kernel_addr_r} 0 ${bakery_initrd_addr} ${bakery_initrd_size}');
+    expect(ubootScript(layout, 'arm64')).toContain('booti ${kernel_addr_r} ${bakery_initrd_addr}:${bakery_initrd_size} ${bakery_fdt}');
+  });
+  it('fills the boot partition with the script and a fresh environment (A first, B empty), and gives the device recipe its settings', () => {
+    const [boot] = uBoot.bootPartitions(system(), layout);
+    expect(boot!.files['boot.cmd']).toBe(script);
+    const argv = boot!.command({ rootfs: '/r', work: '/w', out: '/w/boot.img' });
+    expect(argv).toEqual(['uboot', '/w/boot.img', String(layout.partitions[0]!.size), layout.partitions[0]!.fsId, 'boot', 'x86', '/w/boot.cmd', '16384', 'BOOT_ORDER=A B', 'BOOT_A_LEFT=3', 'BOOT_B_LEFT=0']);
+    expect(uBoot.recipeParameters(system(), ubootTarget())).toEqual({ 'bakery-uboot': { panic: 10, boot_partition: 'boot', env_size: 16384 } });
   });
 });
 

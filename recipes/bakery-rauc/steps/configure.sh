@@ -27,6 +27,16 @@ grubenv=$RECIPE_PARAM_GRUBENV"
     echo "PARTLABEL=$RECIPE_PARAM_BOOT_PARTITION /boot/efi vfat umask=0077,noatime,nofail 0 2" >> /etc/fstab
 fi
 
+if [ "$RECIPE_PARAM_BOOTLOADER" = uboot ]; then
+  # RAUC switches slots with fw_setenv (bakery-uboot installs it and points it at the boot
+  # script's environment). A slot gets one trial boot after an install, as with GRUB; a
+  # confirmed slot gets three tries.
+  command -v fw_setenv >/dev/null || fail "bootloader = uboot needs fw_setenv (recipe bakery-uboot)"
+  bootloader_keys="$bootloader_keys
+boot-attempts=3
+boot-attempts-primary=1"
+fi
+
 # Downgrade protection: RAUC refuses, before writing anything, a bundle older than this system
 # ("Version mismatch: Expected at least …"); the limit travels with each slot's own system.conf.
 min_bundle_version=""

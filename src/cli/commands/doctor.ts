@@ -14,7 +14,8 @@ import { QEMU_BINARY, QEMU_PACKAGE } from '../../vm/qemu-machine.js';
 import type { Architecture } from '../../config/schema.js';
 import type { CommandRun } from '../command.js';
 import { projectFor } from '../context.js';
-import { canEmulate } from '../../targets/registry.js';
+import { bootFlowOf, canEmulate } from '../../targets/registry.js';
+import type { VmFirmware } from '../../vm/firmware.js';
 
 export interface Check {
   name: string;
@@ -36,6 +37,8 @@ export const LOCAL_TOOLS: Record<string, string> = {
   mksquashfs: 'squashfs-tools',
   rauc: 'rauc',
   'grub-mkstandalone': 'grub-common',
+  mkimage: 'u-boot-tools',
+  mkenvimage: 'u-boot-tools',
   bmaptool: 'bmap-tools',
   openssl: 'openssl',
   zstd: 'zstd',
@@ -113,6 +116,21 @@ export async function run({ args, io }: CommandRun<{ executor: string }>) {
   // What `run` and `test` need for the systems of targets that boot in QEMU.
   const vmArchitectures = new Set<Architecture>([...project.systems.values()].filter((s) => { const t = project.targets.get(s.target); return t !== undefined && canEmulate(t); }).map((s) => s.architecture));
   for (const a of [...vmArchitectures].sort()) checks.push(...(await vmChecks(a)));
+  // Each boot flow's own firmware, for the systems that use it.
+  const firmwares = new Map<string, VmFirmware>();
+  for (const s of project.systems.values()) {
+    const t = project.targets.get(s.target);
+    if (t && canEmulate(t)) firmwares.set(`${t.config['boot-flow']} ${s.architecture}`, bootFlowOf(t).vm!.firmware(s.architecture));
+  }
+  for (const [key, firmware] of [...firmwares].sort()) {
+    const [flow, architecture] = key.split(' ');
+    const name = `${firmware.description} for ${architecture} VMs of the ${flow} flow`;
+    try {
+      checks.push({ name, ok: true, detail: firmware.locate() });
+    } catch (err) {
+      checks.push({ name, ok: false, detail: (err as UserError).message, fix: (err as UserError).hint });
+    }
+  }
 
   await mkdir(project.cacheDir, { recursive: true });
   const { available } = await diskusage.check(project.cacheDir);

@@ -1,3 +1,4 @@
+import { canEmulate, findBootFlow } from '../../targets/registry.js';
 import type { CommandRun } from '../command.js';
 import { projectFor } from '../context.js';
 
@@ -6,7 +7,16 @@ export async function run({ args, io }: CommandRun<object>) {
   const systems = [...project.systems.values()].map((s) => ({ name: s.name, layer: s.layer, architecture: s.architecture, target: s.target, description: s.description }));
   const layers = [...project.layers.values()].map((l) => ({ name: l.name, origin: l.origin, parent: l.config.parent, description: l.config.description }));
   const recipes = [...project.recipes.values()].map((r) => ({ name: r.name, origin: r.origin, description: r.config.description }));
-  const targets = [...project.targets.values()].map((t) => ({ name: t.name, origin: t.origin, architectures: t.config.architectures, description: t.config.description }));
+  const targets = [...project.targets.values()].map((t) => ({
+    name: t.name,
+    origin: t.origin,
+    architectures: t.config.architectures,
+    bootFlow: t.config['boot-flow'],
+    /** working: its boot flow has a module; draft: the file validates, images cannot be made yet. */
+    status: findBootFlow(t) ? 'working' : 'draft',
+    emulated: canEmulate(t),
+    description: t.config.description,
+  }));
   if (!args.json) {
     const section = (title: string, rows: [string, string][]) => {
       io.stdout.write(`${title}\n`);
@@ -17,7 +27,7 @@ export async function run({ args, io }: CommandRun<object>) {
     section('systems', systems.map((s) => [s.name, `${s.layer} · ${s.architecture} · ${s.target}${s.description ? ` — ${s.description}` : ''}`]));
     section('layers', layers.map((l) => [l.name, `${l.description ?? ''}${l.parent ? ` (on ${l.parent})` : ''}${l.origin === 'builtin' ? ' [built-in]' : ''}`]));
     section('recipes', recipes.map((r) => [r.name, `${r.description}${r.origin === 'builtin' ? ' [built-in]' : ''}`]));
-    section('targets', targets.map((t) => [t.name, `${t.description} (${t.architectures.join(', ')})${t.origin === 'builtin' ? ' [built-in]' : ''}`]));
+    section('targets', targets.map((t) => [t.name, `${t.description} (${t.architectures.join(', ')}; ${t.bootFlow}, ${t.status}${t.emulated ? ', runs in QEMU' : ''})${t.origin === 'builtin' ? ' [built-in]' : ''}`]));
   }
   return { systems, layers, recipes, targets };
 }
