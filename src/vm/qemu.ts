@@ -54,7 +54,11 @@ export function qemuArgs(o: VmOptions, files: VmFiles): string[] {
     '-no-reboot',
     ...QEMU_WATCHDOG[o.architecture],
     ...files.firmware,
-    '-drive', `file=${files.overlay},if=virtio,format=qcow2,cache=unsafe`,
+    // The system disk is the first virtio device (the first -device, so the lowest free PCI
+    // slot): firmware that boots from "virtio 0" (U-Boot's distro boot) finds it there, not a
+    // transfer disk, and Linux names it vda. (`-drive if=virtio` would be created after them.)
+    '-drive', `file=${files.overlay},if=none,id=system,format=qcow2,cache=unsafe`,
+    '-device', 'virtio-blk-pci,drive=system,bootindex=0',
     ...(o.extraDrives ?? []).flatMap((d, i) => [
       // QEMU's option syntax doubles a comma inside a value.
       '-drive', `file=${d.file.replaceAll(',', ',,')},if=none,id=extra${i},format=raw,readonly=on`,

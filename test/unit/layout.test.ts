@@ -178,7 +178,7 @@ describe('U-Boot A/B script', () => {
 describe('QEMU command line', () => {
   const argsFor = (architecture: 'amd64' | 'arm64') =>
     qemuArgs(
-      { architecture, firmware: efiFirmware(architecture), image: 'x', stateDir: '/s', memoryMiB: 512, cpus: 1, accel: 'tcg', sshPort: 2222, restrictNetwork: true },
+      { architecture, firmware: efiFirmware(architecture), image: 'x', stateDir: '/s', memoryMiB: 512, cpus: 1, accel: 'tcg', sshPort: 2222, restrictNetwork: true, extraDrives: [{ file: '/b/v2.raucb', serial: 'bakery-0' }] },
       { firmware: efiArgs('/fw/CODE.fd', '/s/efivars.fd'), overlay: '/s/disk.qcow2' },
     ).join(' ');
 
@@ -191,7 +191,9 @@ describe('QEMU command line', () => {
     expect(args).toContain('-no-reboot');
     expect(args).toContain('-global ICH9-LPC.noreboot=false');
     expect(args).toContain('if=pflash,format=raw,unit=0,readonly=on,file=/fw/CODE.fd');
-    expect(args).toContain('file=/s/disk.qcow2,if=virtio,format=qcow2');
+    expect(args).toContain('file=/s/disk.qcow2,if=none,id=system,format=qcow2');
+    // The system disk is the first virtio device, before any transfer disk (U-Boot boots "virtio 0").
+    expect(args.indexOf('virtio-blk-pci,drive=system')).toBeLessThan(args.indexOf('virtio-blk-pci,drive=extra0'));
     expect(args).toContain('hostfwd=tcp:127.0.0.1:2222-:22,restrict=on');
     expect(args).toContain('-m 512');
   });
