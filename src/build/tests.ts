@@ -141,10 +141,12 @@ export async function runTests(session: BuildSession, options: TestOptions): Pro
     say(`${label}: ${r.status.toUpperCase()} in ${r.seconds.toFixed(0)} s${failed ? ` at "${failed.name}": ${failed.message}` : ''}`);
   };
 
-  // Up to --jobs machines at once; each has its own ports, overlay and firmware variables.
-  let next = 0;
+  // Up to --jobs machines at once; each has its own ports, overlay and firmware variables. The
+  // longest workflows (by step count) start first, so that a long one does not end up running
+  // alone at the end while the other machines idle. Results keep the given order.
+  const queue = pairs.map((_, i) => i).sort((a, b) => pairs[b]!.workflow.steps.length - pairs[a]!.workflow.steps.length || a - b);
   const worker = async () => {
-    while (next < pairs.length) await runOne(next++);
+    for (let index = queue.shift(); index !== undefined; index = queue.shift()) await runOne(index);
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.jobs, pairs.length)) }, worker));
 

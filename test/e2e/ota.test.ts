@@ -10,7 +10,7 @@
  *   newer version installed;
  * - certificates: an expired signer refused, a valid bundle installed with the clock in 2001.
  * - uboot: the same product on the U-Boot A/B flow (target generic-uboot): update, confirm,
- *   /data kept, a failing release rolled back by U-Boot's boot counters.
+ *   /data kept (its rollback by the boot counters is in the full suite).
  * All run in one `bakery test --jobs 2` (two VMs side by side), sharing one set of builds.
  */
 import { cp, readFile, rm } from 'node:fs/promises';
