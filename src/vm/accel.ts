@@ -45,10 +45,12 @@ export function probeKvm(architecture: Architecture): Promise<{ ok: boolean; det
 
 async function runProbe(architecture: Architecture): Promise<{ ok: boolean; detail: string }> {
   if (architecture !== hostDebianArch()) return { ok: false, detail: `KVM runs only ${hostDebianArch()} guests on this host` };
+  // BAKERY_KVM_DEVICE: where KVM is, for containers that expose it elsewhere.
+  const device = process.env.BAKERY_KVM_DEVICE || '/dev/kvm';
   try {
-    await access('/dev/kvm', constants.R_OK | constants.W_OK);
+    await access(device, constants.R_OK | constants.W_OK);
   } catch {
-    return { ok: false, detail: '/dev/kvm is missing or not accessible to this user' };
+    return { ok: false, detail: `${device} is missing or not accessible to this user` };
   }
   const firmware = efiFirmware(architecture);
   const dir = await mkdtemp(path.join(tmpdir(), 'bakery-kvm-probe-'));

@@ -41,13 +41,16 @@ echo "qemu-system-x86_64: ../../target/i386/kvm/kvm.c:2909: kvm_buf_set_msrs: As
 kill -ABRT $$
 `);
   await chmod(path.join(fakeBin, 'qemu-system-x86_64'), 0o755);
+  await writeFile(path.join(fakeBin, 'kvm'), '');
 });
 
 afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-const withFakeQemu = (extra: Record<string, string> = {}) => ({ ...process.env, PATH: `${fakeBin}:${process.env.PATH}`, ...extra });
+// The probe tries KVM only where the device is: a stand-in device makes the broken-KVM case the
+// same on hosts with and without /dev/kvm (QEMU itself is the fake that aborts).
+const withFakeQemu = (extra: Record<string, string> = {}) => ({ ...process.env, PATH: `${fakeBin}:${process.env.PATH}`, BAKERY_KVM_DEVICE: path.join(fakeBin, 'kvm'), ...extra });
 
 describe('a machine whose QEMU dies', () => {
   it('fails the running step within seconds, with QEMU\'s last words, and skips the rest', async () => {
