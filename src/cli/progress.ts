@@ -18,8 +18,6 @@ export async function runWithProgress(tasks: Task[], io: CliIO, options: { json:
       // The plain-line renderer writes through its logger: progress goes to stderr, never stdout.
       logger: new ListrLogger({ processOutput: output }),
       collapseSubtasks: true,
-      collapseSkips: false,
-      showSkipMessage: true,
       outputBar: 3,
       timer: { condition: true, format: () => (s: string) => s, field: (d: number) => `${(d / 1000).toFixed(1)}s` },
     } as never,
@@ -68,8 +66,8 @@ async function runOne(task: Task, wrapper: Parameters<ListrTask['task']>[1], sho
     reuse: (reason) => (reused = reason),
   });
   if (reused) {
-    // listr2 shows a task with nothing to do as skipped, with the reason ("cached …").
-    wrapper.skip(reused);
+    // Nothing to do: the task completes, its title saying why ("— cached …", "— up to date …").
+    wrapper.title = `${wrapper.title} — ${reused}`;
     return;
   }
   if (children && children.length) return wrapper.newListr(children.map((c) => toListr(c, showOutput)), { exitOnError: true });
