@@ -10,7 +10,7 @@ import { findSystem } from '../engine/system.js';
 import { UsageError } from '../errors.js';
 import { junitXml } from '../testing/junit.js';
 import { failedRun, WorkflowRun, type RunResult, type StepResult } from '../testing/runner.js';
-import { loadWorkflows, type Workflow } from '../testing/workflow.js';
+import { expandVariables, installsOf, loadWorkflows, type Workflow } from '../testing/workflow.js';
 import { onCleanup } from '../util/cleanup.js';
 import { chooseAccel, type Accel, type AccelChoice } from '../vm/accel.js';
 import type { VmFirmware } from '../vm/firmware.js';
@@ -47,22 +47,36 @@ export async function runTests(session: BuildSession, options: TestOptions): Pro
   const workflowDir = path.join(project.dir, 'tests');
   const all = await loadWorkflows(workflowDir, new Set(project.systems.keys()));
   if (all.length === 0) throw new UsageError(`no test workflows in ${workflowDir}`, 'write tests/<name>.toml (see the README, "Testing systems")');
-  for (const name of options.workflows) {
+  // `--workflow NAME` runs it on every system it applies to; `NAME@SYSTEM` only on that one.
+  const only = new Map<string, Set<string> | 'all'>();
+  for (const selector of options.workflows) {
+    const [name, system] = selector.split('@') as [string, string | undefined];
     if (!all.some((w) => w.name === name)) throw new UsageError(`unknown workflow "${name}"; workflows: ${all.map((w) => w.name).join(', ')}`);
+    if (system === undefined) only.set(name, 'all');
+    else if (only.get(name) !== 'all') only.set(name, new Set([...((only.get(name) as Set<string> | undefined) ?? []), system]));
   }
-  const workflows = options.workflows.length ? all.filter((w) => options.workflows.includes(w.name)) : all;
+  const workflows = options.workflows.length ? all.filter((w) => only.has(w.name)) : all;
   const requested = options.systems;
   for (const s of requested) findSystem(project, s);
   // Which workflow runs on which system: the systems given, narrowed to those a workflow names.
   const pairs: { workflow: Workflow; system: string }[] = [];
   for (const workflow of workflows) {
-    const systems = requested.length ? requested.filter((s) => !workflow.systems || workflow.systems.includes(s)) : (workflow.systems ?? []);
+    const chosen = only.get(workflow.name);
+    for (const system of chosen instanceof Set ? chosen : []) {
+      findSystem(project, system);
+      if (workflow.systems && !workflow.systems.includes(system)) throw new UsageError(`workflow "${workflow.name}" does not run on ${system}; its systems: ${workflow.systems.join(', ')}`);
+      if (requested.length && !requested.includes(system)) throw new UsageError(`--workflow ${workflow.name}@${system}: ${system} is not among the systems to test (${requested.join(', ')})`);
+    }
+    const candidates = requested.length ? requested.filter((s) => !workflow.systems || workflow.systems.includes(s)) : (workflow.systems ?? [...(chosen instanceof Set ? chosen : [])]);
+    const systems = chosen instanceof Set ? candidates.filter((s) => chosen.has(s)) : candidates;
     for (const system of systems) pairs.push({ workflow, system });
   }
   if (pairs.length === 0) {
     throw new UsageError(requested.length ? `no workflow applies to ${requested.join(', ')}` : 'name the systems to test (or list `systems` in the workflows)');
   }
-  for (const { system } of pairs) {
+  for (const { workflow, system } of pairs) {
+    const unresolved = installsOf(workflow, system).find((s) => !project.systems.has(s));
+    if (unresolved) throw new UsageError(`${workflow.file}: on system ${system}, \`install = "${unresolved}"\` names no system`, `give it under [variables.${system}] in the workflow`);
     const { target } = findSystem(project, system);
     if (!canEmulate(target)) throw new UsageError(`system ${system}: target "${target.name}" cannot run in QEMU; \`test\` runs systems of targets QEMU can emulate (${emulatedTargets(project).join(', ')})`);
   }
@@ -76,7 +90,7 @@ export async function runTests(session: BuildSession, options: TestOptions): Pro
     const { system: config, target } = findSystem(project, system);
     images.set(system, { image: built.outputs.image, size: built.layout.size, architecture: config.architecture, firmware: bootFlowOf(target).vm!.firmware(config.architecture) });
   }
-  for (const system of new Set(pairs.flatMap((p) => p.workflow.steps.flatMap((s) => (s.install ? [s.install] : []))))) {
+  for (const system of new Set(pairs.flatMap((p) => installsOf(p.workflow, p.system)))) {
     const built = await buildSystemBundle(session, system, { compress: options.compress });
     bundles.set(system, built.bundle);
   }
@@ -105,7 +119,7 @@ export async function runTests(session: BuildSession, options: TestOptions): Pro
     const built = images.get(system)!;
     const files = [
       ...new Set(workflow.steps.flatMap((s) => {
-        if (s.install) return [bundles.get(s.install)!];
+        if (s.install) return [bundles.get(expandVariables(s.install, workflow.variables[system] ?? {}))!];
         if (s['install-file']) return [hostPath(s['install-file'])];
         if (s.copy) return [hostPath(s.copy)];
         return [];

@@ -82,7 +82,7 @@ export const COMMANDS: CommandDefinition[] = [
     describe: 'run the test workflows (tests/*.toml) on systems booted in QEMU; JUnit XML for CI',
     positionals: { systems: { type: 'string', array: true, describe: 'systems to test (default: those the workflows name)' } },
     options: {
-      workflow: { type: 'string', array: true, describe: 'run only this workflow (tests/<name>.toml); repeatable' },
+      workflow: { type: 'string', array: true, describe: 'run only this workflow (tests/<name>.toml), or NAME@SYSTEM: only on that system; repeatable' },
       jobs: { type: 'number', default: 1, describe: 'machines running at once' },
       junit: { type: 'string', describe: 'also write the JUnit XML here' },
       'without-compression': { type: 'boolean', default: false, describe: 'bundles for install steps without squashfs compression (faster)' },

@@ -18,6 +18,9 @@ const Regex = z.string().refine((s) => {
   }
 }, 'a valid regular expression');
 
+/** A system's name, or a `{{variable}}` naming one per system under test. */
+const SystemRef = z.string().regex(/^([A-Za-z0-9][A-Za-z0-9_.-]*|\{\{[A-Za-z0-9_-]+\}\})$/, 'a system name or a variable like "{{v2}}"');
+
 /** Options a step may carry besides its action; which apply is said per action. */
 export const STEP_OPTIONS = {
   /** `reboot`: false returns at once (the next step waits). */
@@ -54,7 +57,7 @@ export interface StepContext {
   bundles: Map<string, string>;
   /** Resolves a host path given in the workflow (relative to the project). */
   hostPath: (p: string) => string;
-  /** `{{name}}` → a saved output. */
+  /** `{{name}}` → a saved output or a variable of the system under test. */
   expand: (text: string) => string;
   /** Saves an output under a name. */
   save: (name: string, value: string) => void;
@@ -106,7 +109,7 @@ export const ACTIONS = {
   'wait-for': action({ value: Regex, describe: 'wait until the serial console prints a match of this regular expression', options: [], timeout: 900, run: (c, v, _s, t) => c.machine.waitFor(new RegExp(c.expand(v), 'm'), t) }),
   run: action({ value: z.string().min(1), describe: 'a shell command on the device; `{{name}}` is replaced by a saved output', options: ['via', 'expect-code', 'expect-output', 'expect-match', 'save'], timeout: 120, run: runCommand }),
   copy: action({ value: z.string().min(1), describe: 'a host file (relative to the project) copied to `to` on the device', options: ['to'], requires: { to: '"/path/on/device"' }, timeout: 600, run: (c, v, s, t) => c.machine.copyIn(c.hostPath(v), s.to!, t) }),
-  install: action({ value: Name, describe: "build the named system's bundle and install it with RAUC", options: ['expect', 'expect-output', 'background'], check: backgroundHasNoOutcome, timeout: 1200, run: (c, v, s, t) => install(c, c.bundles.get(v)!, s, t) }),
+  install: action({ value: SystemRef, describe: "build the named system's bundle and install it with RAUC (`{{name}}`: a variable of the system under test)", options: ['expect', 'expect-output', 'background'], check: backgroundHasNoOutcome, timeout: 1200, run: (c, v, s, t) => install(c, c.bundles.get(c.expand(v))!, s, t) }),
   'install-file': action({ value: z.string().min(1), describe: 'install a bundle file (relative to the project) with RAUC', options: ['expect', 'expect-output', 'background'], check: backgroundHasNoOutcome, timeout: 1200, run: (c, v, s, t) => install(c, c.hostPath(v), s, t) }),
   'assert-booted': action({ value: Slot, describe: "the booted slot (RAUC's view and the kernel command line must agree)", options: [], timeout: 120, run: assertBooted }),
   'assert-slots': action({ value: z.record(Slot, z.enum(['good', 'bad'])), describe: 'RAUC\'s boot status of each slot, e.g. `{ A = "good", B = "bad" }`; retried until the timeout', options: [], timeout: 300, run: assertSlots }),

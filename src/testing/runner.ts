@@ -6,7 +6,7 @@ import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Machine } from '../vm/machine.js';
 import { defaultTimeout, runAction, StepFailure, type StepContext } from './actions.js';
-import { actionOf, type Workflow, type WorkflowStep } from './workflow.js';
+import { actionOf, expandVariables, type Workflow, type WorkflowStep } from './workflow.js';
 
 export interface StepResult {
   name: string;
@@ -61,7 +61,7 @@ export class WorkflowRun {
   private expand(text: string): string {
     return text.replace(/\{\{([A-Za-z0-9_-]+)\}\}/g, (m, name: string) => {
       const v = this.vars.get(name);
-      if (v === undefined) throw new StepFailure(`{{${name}}} was never saved (a run step with save = "${name}" must come first)`);
+      if (v === undefined) throw new StepFailure(`{{${name}}} was never saved (a run step with save = "${name}" must come first) and is no variable of this system`);
       return v;
     });
   }
@@ -74,8 +74,11 @@ export class WorkflowRun {
     const started = Date.now();
     const steps: StepResult[] = [];
     let failed = false;
+    // The system's variables, as if saved before the first step; a step's own `save` may shadow one.
+    const variables = workflow.variables[system] ?? {};
+    for (const [k, v] of Object.entries(variables)) this.vars.set(k, v);
     for (const step of workflow.steps) {
-      const name = stepTitle(step);
+      const name = expandVariables(stepTitle(step), variables);
       if (failed) {
         steps.push({ name, status: 'skipped', seconds: 0 });
         continue;

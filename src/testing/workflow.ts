@@ -49,6 +49,11 @@ export const WorkflowFile = z.strictObject({
   description: z.string().optional(),
   /** The systems this workflow runs on; default: every system `test` is given. */
   systems: z.array(Name).optional(),
+  /**
+   * Per system, names its steps use as `{{name}}`: one workflow proves several boot flows when
+   * each system names its own releases (`[variables.ota-v1] v2 = "ota-v2"`, `install = "{{v2}}"`).
+   */
+  variables: z.record(Name, z.record(Name, z.string())).default({}),
   /** VM settings. */
   memory: z.number().int().min(256).default(1024),
   cpus: z.number().int().min(1).default(2),
@@ -59,6 +64,23 @@ export type WorkflowFile = z.output<typeof WorkflowFile>;
 export interface Workflow extends WorkflowFile {
   name: string;
   file: string;
+}
+
+const VARIABLE = /\{\{([A-Za-z0-9_-]+)\}\}/g;
+
+/** `{{name}}` replaced by the value given; names not given are left as they are. */
+export function expandVariables(text: string, vars: Record<string, string>): string {
+  return text.replace(VARIABLE, (m, name: string) => vars[name] ?? m);
+}
+
+function unknownVariables(text: string, vars: Record<string, string>): string[] {
+  return [...text.matchAll(VARIABLE)].map((m) => m[1]!).filter((name) => vars[name] === undefined);
+}
+
+/** The systems whose bundles a workflow installs when it runs on `system`. */
+export function installsOf(workflow: WorkflowFile, system: string): string[] {
+  const vars = workflow.variables[system] ?? {};
+  return workflow.steps.flatMap((s) => (s.install ? [expandVariables(s.install, vars)] : []));
 }
 
 /** The action of a validated step. */
@@ -79,9 +101,24 @@ export async function loadWorkflows(dir: string, knownSystems: Set<string>): Pro
     value.systems?.forEach((s, i) => {
       if (!knownSystems.has(s)) diagnostics.push({ file: displayPath(file), path: `systems.${i}`, message: `unknown system "${s}"`, hint: `systems: ${[...knownSystems].join(', ')}` });
     });
+    for (const system of Object.keys(value.variables)) {
+      if (!knownSystems.has(system)) diagnostics.push({ file: displayPath(file), path: `variables.${system}`, message: `unknown system "${system}"`, hint: `systems: ${[...knownSystems].join(', ')}` });
+      else if (value.systems && !value.systems.includes(system)) diagnostics.push({ file: displayPath(file), path: `variables.${system}`, message: `system "${system}" is not one of this workflow's systems`, hint: `systems: ${value.systems.join(', ')}` });
+    }
+    // Each system the workflow names must resolve every install to a known system.
+    const systemsToCheck = value.systems ?? (Object.keys(value.variables).length ? Object.keys(value.variables) : [undefined]);
     value.steps.forEach((step, i) => {
-      if (step.install !== undefined && !knownSystems.has(step.install)) {
-        diagnostics.push({ file: displayPath(file), path: `steps.${i}.install`, message: `unknown system "${step.install}"`, hint: `systems: ${[...knownSystems].join(', ')}` });
+      if (step.install === undefined) return;
+      for (const system of systemsToCheck) {
+        const vars = system === undefined ? {} : (value.variables[system] ?? {});
+        const missing = unknownVariables(step.install, vars);
+        const at = { file: displayPath(file), path: `steps.${i}.install` };
+        if (missing.length) {
+          diagnostics.push({ ...at, message: `{{${missing[0]}}} is not a variable of system ${system ?? '(any)'}`, hint: `set it under [variables.${system ?? '<system>'}]` });
+          continue;
+        }
+        const installed = expandVariables(step.install, vars);
+        if (!knownSystems.has(installed)) diagnostics.push({ ...at, message: `unknown system "${installed}"${installed === step.install ? '' : ` (${step.install} for ${system})`}`, hint: `systems: ${[...knownSystems].join(', ')}` });
       }
     });
     if (diagnostics.length === before) workflows.push({ ...value, name: entry.replace(/\.toml$/, ''), file });

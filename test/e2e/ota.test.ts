@@ -9,8 +9,9 @@
  * - downgrade: an older bundle refused (RAUC's min-bundle-version), old content released as a
  *   newer version installed;
  * - certificates: an expired signer refused, a valid bundle installed with the clock in 2001.
- * - uboot: the same product on the U-Boot A/B flow (target generic-uboot): update, confirm,
- *   /data kept (its rollback by the boot counters is in the full suite).
+ * The workflows name the releases of each boot flow as variables, so the same steps prove the
+ * U-Boot A/B flow (target generic-uboot): CI runs the OTA proof on both flows, the full suite
+ * every recovery scenario on both.
  * All run in one `bakery test --jobs 2` (two VMs side by side), sharing one set of builds.
  */
 import { cp, readFile, rm } from 'node:fs/promises';
@@ -30,16 +31,18 @@ afterAll(async () => {
   await rm(project, { recursive: true, force: true });
 });
 
-// The U-Boot flow's proof runs beside them: a second system in the same run.
-const SCENARIOS = [...CI_SCENARIOS, 'uboot'];
+// Every scenario on EFI; the OTA proof on U-Boot too, beside them in the same run.
+const SCENARIOS = CI_SCENARIOS;
+const EXPECTED = [...CI_SCENARIOS.map((w) => `${w}@ota-v1`), 'ota@uboot-v1'];
+const SELECTORS = ['ota', ...CI_SCENARIOS.filter((w) => w !== 'ota').map((w) => `${w}@ota-v1`), 'must-fail'];
 
 describe('OTA updates and unattended recovery on the device, through `bakery test`', () => {
   let result: { code: number; stdout: string; stderr: string };
-  let runs: { workflow: string; status: string; steps: { name: string; status: string; message?: string }[] }[];
+  let runs: { workflow: string; system: string; status: string; steps: { name: string; status: string; message?: string }[] }[];
 
   it('runs every scenario and a failing workflow, two VMs side by side (own ports), JUnit for all', async () => {
     const junit = path.join(project, 'results', 'junit.xml');
-    const workflows = [...SCENARIOS, 'must-fail'].flatMap((w) => ['--workflow', w]);
+    const workflows = SELECTORS.flatMap((w) => ['--workflow', w]);
     result = await bakery(['test', 'ota-v1', 'uboot-v1', '--jobs', '2', ...workflows, '--junit', junit, '--json', '--project', project]);
     const out = JSON.parse(result.stdout);
     runs = out.runs;
@@ -47,7 +50,7 @@ describe('OTA updates and unattended recovery on the device, through `bakery tes
       .filter((r) => SCENARIOS.includes(r.workflow))
       .flatMap((r) => r.steps.filter((s) => s.status === 'failed').map((s) => `${r.workflow} › ${s.name}: ${s.message}`));
     expect(failures, `logs: ${out.runDir}`).toEqual([]);
-    expect(runs.filter((r) => SCENARIOS.includes(r.workflow)).map((r) => `${r.workflow}:${r.status}`).sort()).toEqual(SCENARIOS.map((w) => `${w}:passed`).sort());
+    expect(runs.filter((r) => SCENARIOS.includes(r.workflow)).map((r) => `${r.workflow}@${r.system}:${r.status}`).sort()).toEqual(EXPECTED.map((w) => `${w}:passed`).sort());
     // must-fail expects a version the system does not have: the runner must say so.
     expect(result.code).toBe(1);
     const bad = runs.find((r) => r.workflow === 'must-fail')!;
@@ -64,18 +67,20 @@ describe('OTA updates and unattended recovery on the device, through `bakery tes
 
   it('each recovery scenario came back on the old slot by itself', () => {
     const steps = (workflow: string) => runs.find((r) => r.workflow === workflow)!.steps.map((s) => s.name);
-    expect(steps('recovery-panic')).toEqual(expect.arrayContaining(['its init exits: kernel panic', 'reboot by itself; GRUB falls back to slot A', 'RAUC reports the failed release bad']));
-    expect(steps('recovery-emergency')).toEqual(expect.arrayContaining(['a required mount never appears: emergency mode', 'the deadline passes: reboot by itself', 'GRUB falls back to slot A']));
+    expect(steps('recovery-panic')).toEqual(expect.arrayContaining(['its init exits: kernel panic', 'reboot by itself; the boot loader falls back to slot A', 'RAUC reports the failed release bad']));
+    expect(steps('recovery-emergency')).toEqual(expect.arrayContaining(['a required mount never appears: emergency mode', 'the deadline passes: reboot by itself', 'the boot loader falls back to slot A']));
     expect(steps('recovery-power-cut-checks')).toContain('power cut while slot B\'s checks run');
     expect(steps('downgrade')).toEqual(expect.arrayContaining(['v1 offered to v2: refused, slots unchanged', 'v1\'s content released as 2.0.1: installed']));
     expect(steps('certificates')).toEqual(expect.arrayContaining(['signed with a trusted but expired certificate: refused', 'a valid bundle still installs', 'so it accepts an older bundle']));
   });
 
-  it('the OTA proof covers each required scenario', () => {
-    const names = runs.find((r) => r.workflow === 'ota')!.steps.map((s) => s.name);
-    for (const needed of ['install ota-v2', 'install ota-v3', 'install-file refused/other-key.raucb', 'install-file refused/flipped-byte.raucb',
-      'install-file refused/other-compatible.raucb', 'install-file refused/plain.raucb', 'power cut half way through writing slot A', 'assert-slots A=bad B=good']) {
-      expect(names).toContain(needed);
+  it('the OTA proof covers each required scenario, on both boot flows', () => {
+    for (const [system, release] of [['ota-v1', 'ota'], ['uboot-v1', 'uboot']]) {
+      const names = runs.find((r) => r.workflow === 'ota' && r.system === system)!.steps.map((s) => s.name);
+      for (const needed of [`install ${release}-v2`, `install ${release}-v3`, 'install-file refused/other-key.raucb', 'install-file refused/flipped-byte.raucb',
+        'install-file refused/other-compatible.raucb', 'install-file refused/plain.raucb', 'power cut half way through writing slot A', 'assert-slots A=bad B=good']) {
+        expect(names).toContain(needed);
+      }
     }
   });
 });

@@ -28,7 +28,7 @@ export function mirrorWorkflow(workflow: { description: string; steps: Step[] })
     description: `${workflow.description} (from slot B to A: v2 runs from B first)`,
     steps: [
       boot,
-      { install: 'ota-v2' },
+      { install: '{{v2}}' },
       { reboot: true },
       { 'assert-booted': 'B' },
       { 'assert-slots': { A: 'good', B: 'good' } },

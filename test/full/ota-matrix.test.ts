@@ -1,7 +1,8 @@
 /**
  * Full suite: the OTA proof's scenario matrix beyond what CI runs — PID 1 hung during validation
  * (hardware watchdog), the failing-check rollback from A to B, and every recovery scenario in the
- * other slot direction, and the U-Boot flow's rollback. The B → A variant of each `recovery-*` workflow is derived from it, not
+ * other slot direction — on both boot flows (GRUB on EFI, U-Boot), as each workflow names its
+ * releases per system. The B → A variant of each `recovery-*` workflow is derived from it, not
  * copied: the device first runs v2 from slot B (installed and confirmed), then the same steps
  * follow with the slots' names mirrored — the broken release lands in A and the device must come
  * back on B.
@@ -26,15 +27,17 @@ beforeAll(async () => {
 });
 
 describe('unattended recovery: the whole matrix', () => {
-  it('the watchdog case, the A-to-B failing check, and every recovery scenario in the other direction', async () => {
+  it('the watchdog case, the A-to-B failing check, and every recovery scenario in the other direction, on both boot flows', async () => {
     expect(matrix).toEqual(expect.arrayContaining(['recovery-watchdog', 'recovery-failing-check', 'recovery-panic-b-to-a', 'recovery-emergency-b-to-a', 'recovery-watchdog-b-to-a']));
-    // With them, the U-Boot flow's rollback by its boot counters (CI runs its update).
-    const workflows = [...matrix, 'uboot-rollback'];
+    // Each on both flows, and the recovery scenarios CI runs on EFI only, on U-Boot.
+    const workflows = [...matrix, ...CI_SCENARIOS.filter((w) => w.startsWith('recovery-')).map((w) => `${w}@uboot-v1`)];
     const r = await bakery(['test', 'ota-v1', 'uboot-v1', '--jobs', '2', '--json', ...workflows.flatMap((w) => ['--workflow', w]), '--project', project]);
     const out = JSON.parse(r.stdout);
     const failures = (out.runs as { workflow: string; steps: { name: string; status: string; message?: string }[] }[])
       .flatMap((run) => run.steps.filter((s) => s.status === 'failed').map((s) => `${run.workflow} › ${s.name}: ${s.message}`));
     expect(failures, `logs: ${out.runDir}`).toEqual([]);
     expect(r.code).toBe(0);
+    const ran = (out.runs as { workflow: string; system: string }[]).map((run) => `${run.workflow}@${run.system}`);
+    expect(ran).toEqual(expect.arrayContaining(['recovery-watchdog@uboot-v1', 'recovery-panic-b-to-a@uboot-v1', 'recovery-panic@uboot-v1', 'recovery-watchdog-b-to-a@ota-v1']));
   });
 });

@@ -5,7 +5,7 @@ import { ConfigError } from '../../src/errors.js';
 import { junitXml } from '../../src/testing/junit.js';
 import { stepTitle } from '../../src/testing/runner.js';
 import { ACTION_NAMES, ACTIONS, defaultTimeout } from '../../src/testing/actions.js';
-import { actionOf, loadWorkflows } from '../../src/testing/workflow.js';
+import { actionOf, installsOf, loadWorkflows } from '../../src/testing/workflow.js';
 import { loadProject } from '../../src/config/project.js';
 import { BAKERY_HOME } from '../../src/util/paths.js';
 import { tempProject } from '../helpers.js';
@@ -68,6 +68,20 @@ assert-slots = { A = "good", B = "bad" }
     expect(w!.steps.map(stepTitle)).toEqual(['boot', 'run cat /etc/os-release', 'install dev-v2', 'power-cut', 'assert-slots A=good B=bad']);
   });
 
+  it('one workflow for several systems: each names its own releases as variables', async () => {
+    const [w] = await load(`
+systems = ["dev", "dev-v2"]
+[variables.dev]
+next = "dev-v2"
+[variables.dev-v2]
+next = "dev"
+[[steps]]
+install = "{{next}}"
+`);
+    expect(installsOf(w!, 'dev')).toEqual(['dev-v2']);
+    expect(installsOf(w!, 'dev-v2')).toEqual(['dev']);
+  });
+
   it('a directory without workflows gives none', async () => {
     expect(await loadWorkflows('/nonexistent/tests', SYSTEMS)).toEqual([]);
   });
@@ -84,6 +98,10 @@ assert-slots = { A = "good", B = "bad" }
     ['[[steps]]\nbot = true', 'unknown key `bot`'],
     ['[[steps]]\nassert-slots = { A = "fine" }', 'expected one of "good", "bad"'],
     ['description = "no steps"', '`steps`: missing required key'],
+    ['systems = ["dev", "dev-v2"]\n[variables.dev]\nnext = "dev-v2"\n[[steps]]\ninstall = "{{next}}"', '`steps.0.install`: {{next}} is not a variable of system dev-v2 (set it under [variables.dev-v2])'],
+    ['systems = ["dev"]\n[variables.dev]\nnext = "prod"\n[[steps]]\ninstall = "{{next}}"', '`steps.0.install`: unknown system "prod" ({{next}} for dev)'],
+    ['systems = ["dev"]\n[variables.dev-v2]\nnext = "dev"\n[[steps]]\nboot = true', '`variables.dev-v2`: system "dev-v2" is not one of this workflow\'s systems'],
+    ['[[steps]]\ninstall = "{{bad name}}"', 'a system name or a variable like "{{v2}}"'],
   ])('refuses %j', async (toml, expected) => {
     const message = await problems(toml);
     expect(message).toContain('tests/flow.toml');
