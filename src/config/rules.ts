@@ -163,6 +163,16 @@ function checkTargets(project: Project): Diagnostic[] {
     target.config.recipes.forEach((name, i) => {
       if (!project.recipes.has(name)) out.push({ file: target.file, path: `recipes.${i}`, ...unknown('recipe', name, project.recipes.keys()) });
     });
+    const closure = recipeClosure(project, target.config.recipes);
+    for (const [recipeName, values] of Object.entries(target.config.parameters)) {
+      const recipe = project.recipes.get(recipeName);
+      const at = { file: target.file, path: `parameters.${recipeName}` };
+      if (!recipe || !closure.has(recipeName)) {
+        out.push({ ...at, message: `parameters for recipe "${recipeName}", which this target does not apply`, hint: `its recipes: ${[...closure].join(', ')}` });
+        continue;
+      }
+      for (const p of resolveParameters(recipe.config.parameters, values).problems) out.push({ ...at, path: `${at.path}.${p.name}`, message: p.message });
+    }
   }
   return out;
 }

@@ -26,7 +26,7 @@ export const Size = z
     return bytes;
   });
 
-const ParameterValue = z.union([z.string(), z.number(), z.boolean()]);
+export const ParameterValue = z.union([z.string(), z.number(), z.boolean()]);
 export type ParameterValue = z.infer<typeof ParameterValue>;
 
 // ---------------------------------------------------------------- recipes

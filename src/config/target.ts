@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { Origin } from './project.js';
-import { Architecture, Name, Size } from './schema.js';
+import { Architecture, Name, ParameterValue, Size } from './schema.js';
 
 export const PARTITION_ROLES = ['boot', 'boot-config', 'boot-a', 'boot-b', 'rootfs-a', 'rootfs-b', 'data', 'firmware', 'reserved'] as const;
 export const BOOT_FLOWS = ['grub-efi', 'rpi-tryboot', 'u-boot', 'jetson'] as const;
@@ -60,6 +60,8 @@ export const TargetFile = z
     'rauc-bootloader': z.enum(['grub', 'uboot', 'custom', 'efi', 'noop']),
     /** Recipes applied on top of every system's layer for this target. */
     recipes: z.array(Name).default([]),
+    /** Defaults for the target's recipes, e.g. the board's device tree: `[parameters.<recipe>]`. A system's own values win. */
+    parameters: z.record(Name, z.record(z.string(), ParameterValue)).default({}),
     partitions: z.array(Partition).min(1),
     raw: z.array(RawBlob).default([]),
     /** Whether `run`/`test` can boot this target in QEMU. */

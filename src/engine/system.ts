@@ -34,6 +34,8 @@ export interface SystemSecrets {
 /** Recipe parameters of the system's own layer: its explicit ones, plus its runtime settings. */
 export function systemParameters(system: System, target: Target, secrets: SystemSecrets = {}): Record<string, Record<string, string | number | boolean>> {
   const params: Record<string, Record<string, string | number | boolean>> = structuredClone(system.parameters);
+  // The target's defaults for its recipes (a board's device tree, its console); the system's own values win.
+  for (const [recipe, values] of Object.entries(target.config.parameters)) params[recipe] = { ...values, ...params[recipe] };
   if (target.config.recipes.includes('bakery-readonly-root')) {
     const ro = (params['bakery-readonly-root'] ??= {});
     if (system['overlay-size'] !== undefined) ro.overlay_size = system['overlay-size'];

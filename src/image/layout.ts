@@ -137,7 +137,8 @@ export function sfdiskScript(layout: DiskLayout): string {
   for (const p of layout.partitions) {
     const fields = [`start=${p.start / 512}`, `size=${p.size / 512}`, `type=${p.type}`];
     if (layout.table === 'gpt') fields.push(`uuid=${p.uuid.toUpperCase()}`, `name="${p.name}"`);
-    else if (p.bootable) fields.push('bootable');
+    // U-Boot's distro boot scans the partitions marked bootable for its script.
+    if (p.bootable) fields.push(layout.table === 'gpt' ? 'attrs="LegacyBIOSBootable"' : 'bootable');
     lines.push(fields.join(', '));
   }
   return `${lines.join('\n')}\n`;

@@ -3,7 +3,7 @@
  * mkimage) on a FAT boot partition keeps BOOT_ORDER and BOOT_A_LEFT/BOOT_B_LEFT, counts down the
  * chosen slot's tries before booting it, skips a slot with none left, and resets the counters
  * when every slot is exhausted. The slot's own /boot holds its kernel, initramfs (and device
- * trees) and its command line (/boot/bakery-uboot.txt), so an update changes all of them.
+ * tree, /boot/bakery.dtb) and its command line (/boot/bakery-uboot.txt), so an update changes all of them.
  *
  * The state is a U-Boot environment file, uboot.env, on the boot partition: U-Boot reads it with
  * `env import -c` and writes it with `env export -c` + `fatwrite`; Linux reads and writes the same
@@ -31,7 +31,14 @@ const KERNEL: Record<Architecture, { mkimageArch: string; setup: string; boot: s
   // Debian's arm64 kernel is gzip-compressed: booti unpacks it through kernel_comp_addr_r. RAM starts at 1 GiB.
   arm64: {
     mkimageArch: 'arm64',
-    setup: 'setenv bakery_initrd_addr 0x48000000\ntest -n "${kernel_comp_addr_r}" || setenv kernel_comp_addr_r 0x46000000\ntest -n "${kernel_comp_size}" || setenv kernel_comp_size 0x2000000',
+    setup: [
+      'setenv bakery_initrd_addr 0x48000000',
+      'test -n "${kernel_comp_addr_r}" || setenv kernel_comp_addr_r 0x46000000',
+      'test -n "${kernel_comp_size}" || setenv kernel_comp_size 0x2000000',
+      // The board's device tree from the slot (recipe parameter device_tree), else the firmware's.
+      'test -n "${fdt_addr_r}" || setenv fdt_addr_r 0x47e00000',
+      'if load ${bakery_root} ${fdt_addr_r} /boot/bakery.dtb; then setenv bakery_fdt ${fdt_addr_r}; echo "bakery: device tree from the slot"; fi',
+    ].join('\n'),
     boot: 'booti ${kernel_addr_r} ${bakery_initrd_addr}:${bakery_initrd_size} ${bakery_fdt}',
   },
 };
@@ -84,9 +91,10 @@ setenv bakery_root "\${bakery_dev}:\${bakery_part}"
 setenv bakery_cmdline
 if load \${bakery_root} \${loadaddr} /boot/bakery-uboot.txt; then env import -t \${loadaddr} \${filesize} bakery_cmdline; fi
 setenv bootargs "root=PARTLABEL=\${bakery_label} ro rootwait rauc.slot=\${bakery_slot} \${bakery_cmdline}"
-${KERNEL[architecture].setup}
+setenv bakery_fdt
 test -n "\${fdt_addr}" && setenv bakery_fdt \${fdt_addr}
 test -n "\${fdtcontroladdr}" && test -z "\${bakery_fdt}" && setenv bakery_fdt \${fdtcontroladdr}
+${KERNEL[architecture].setup}
 load \${bakery_root} \${kernel_addr_r} /boot/vmlinuz
 load \${bakery_root} \${bakery_initrd_addr} /boot/initrd.img
 setenv bakery_initrd_size \${filesize}

@@ -60,6 +60,7 @@ describe('cli', () => {
     const target = (name: string) => out.targets.find((t: { name: string }) => t.name === name);
     expect(target('generic-efi')).toMatchObject({ bootFlow: 'grub-efi', status: 'working', emulated: true });
     expect(target('generic-uboot')).toMatchObject({ bootFlow: 'u-boot', status: 'working', emulated: true });
+    expect(target('rk3588')).toMatchObject({ bootFlow: 'u-boot', status: 'working', emulated: false });
     expect(target('jetson-orin')).toMatchObject({ status: 'draft', emulated: false });
   });
 
@@ -140,6 +141,10 @@ describe('cli', () => {
     r = await bakery(['test', 'one', '--workflow', 'smok', '--project', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('unknown workflow "smok"; workflows: smoke');
+    // NAME@SYSTEM narrows a workflow to one of its systems.
+    r = await bakery(['test', '--workflow', 'smoke@pi', '--project', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('workflow "smoke" does not run on pi; its systems: one');
     r = await bakery(['test', 'pi', '--project', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('no workflow applies to pi');

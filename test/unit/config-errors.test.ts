@@ -50,6 +50,27 @@ interface Case {
 }
 
 const cases: Case[] = [
+  // The built-in rk3588 target: its loader blob is an input of each system, checked on load.
+  {
+    name: 'rk3588: the loader blob not given',
+    files: { 'systems.toml': '[systems.dev]\nlayer = "app"\narchitecture = "arm64"\ntarget = "rk3588"\n' },
+    expect: ['`systems.dev.inputs.u-boot`', 'target "rk3588" needs the input "u-boot": u-boot-rockchip.bin', 'set [systems.dev.inputs] u-boot = "path/to/file"'],
+  },
+  {
+    name: 'rk3588: a loader blob that would overwrite the first partition',
+    files: { 'systems.toml': '[systems.dev]\nlayer = "app"\narchitecture = "arm64"\ntarget = "rk3588"\n[systems.dev.inputs]\nu-boot = "u-boot-rockchip.bin"\n', 'u-boot-rockchip.bin': 'x'.repeat(16 * 1024 * 1024) },
+    expect: ['`systems.dev.inputs.u-boot`', '"u-boot-rockchip.bin" is 16777216 bytes; the area at offset 32768 holds 16744448'],
+  },
+  {
+    name: 'rk3588: a loader blob that does not exist',
+    files: { 'systems.toml': '[systems.dev]\nlayer = "app"\narchitecture = "arm64"\ntarget = "rk3588"\n[systems.dev.inputs]\nu-boot = "blobs/missing.bin"\n' },
+    expect: ['`systems.dev.inputs.u-boot`', 'file "blobs/missing.bin" not found'],
+  },
+  {
+    name: 'target parameters for a recipe the target does not apply',
+    files: { 'targets/tgt.toml': `${GOOD_TARGET.replace('rauc-bootloader = "grub"', 'rauc-bootloader = "grub"\n[parameters.bakery-uboot]\nconsole = "ttyS2,1500000"\n')}` },
+    expect: ['tgt.toml', '`parameters.bakery-uboot`', 'parameters for recipe "bakery-uboot", which this target does not apply'],
+  },
   { name: 'TOML syntax error', files: { 'systems.toml': '[systems.dev\nlayer = "x"\n' }, expect: ['systems.toml', 'TOML syntax error', /line 1/] },
   { name: 'unknown key in a system, with a hint', files: { 'systems.toml': '[systems.dev]\nlayer = "app"\narch = "amd64"\ntarget = "tgt"\n' }, expect: ['line 3', '`systems.dev.arch`', 'unknown key `arch`', 'did you mean `architecture`?'] },
   { name: 'unknown top-level key', files: { 'systems.toml': 'colour = "blue"\n' }, expect: ['systems.toml', 'unknown key `colour`'] },

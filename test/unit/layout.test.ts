@@ -166,6 +166,14 @@ describe('U-Boot A/B script', () => {
     expect(script).toContain('zboot ${kernel_addr_r} 0 ${bakery_initrd_addr} ${bakery_initrd_size}');
     expect(ubootScript(layout, 'arm64')).toContain('booti ${kernel_addr_r} ${bakery_initrd_addr}:${bakery_initrd_size} ${bakery_fdt}');
   });
+  it('on arm64, the board\'s device tree from the slot wins over the firmware\'s', () => {
+    const arm = ubootScript(layout, 'arm64');
+    const fromSlot = arm.indexOf('if load ${bakery_root} ${fdt_addr_r} /boot/bakery.dtb; then setenv bakery_fdt ${fdt_addr_r}');
+    expect(fromSlot).toBeGreaterThan(arm.indexOf('setenv bakery_fdt ${fdt_addr}'));
+    expect(fromSlot).toBeGreaterThan(arm.indexOf('setenv bakery_root'));
+    expect(fromSlot).toBeLessThan(arm.indexOf('booti ${kernel_addr_r}'));
+    expect(script).not.toContain('bakery.dtb');
+  });
   it('fills the boot partition with the script and a fresh environment (A first, B empty), and gives the device recipe its settings', () => {
     const [boot] = uBoot.bootPartitions(system(), layout);
     expect(boot!.files['boot.cmd']).toBe(script);
