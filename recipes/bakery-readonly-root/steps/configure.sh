@@ -15,7 +15,7 @@ echo "OVERLAY_SIZE=$RECIPE_PARAM_OVERLAY_SIZE" > /etc/bakery/overlay.conf
 mkdir -p /var/lib/systemd /etc/ssh/hostkeys /var/lib/rauc /var/lib/systemd/timesync
 [ -e /var/lib/systemd/random-seed ] || : > /var/lib/systemd/random-seed
 chmod 600 /var/lib/systemd/random-seed
-grep -q ' /data ' /etc/fstab || echo 'PARTLABEL=data /data ext4 defaults,noatime,nofail 0 2' >> /etc/fstab
+grep -q ' /data ' /etc/fstab || echo 'PARTLABEL=data /data ext4 defaults,noatime,nofail,x-systemd.device-timeout=10min 0 2' >> /etc/fstab
 chmod 755 /etc/initramfs-tools/hooks/bakery /etc/initramfs-tools/scripts/init-bottom/bakery /usr/libexec/bakery/*
 systemctl enable bakery-grow-data.service
 # /etc/machine-id is bind-mounted from /data (a mount point), which makes systemd try to
