@@ -106,19 +106,23 @@ reset
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-/** Debian's U-Boot builds for QEMU (package u-boot-qemu): the 32-bit x86 one starts 64-bit kernels with zboot. */
-const QEMU_UBOOT: Record<Architecture, { file: string; args: (file: string) => string[] }> = {
-  amd64: { file: '/usr/lib/u-boot/qemu-x86/u-boot.rom', args: (file) => ['-bios', file] },
+/**
+ * Debian's U-Boot builds for QEMU (package u-boot-qemu): the 32-bit x86 one starts 64-bit kernels
+ * with zboot. It leaves q35's ACPI I/O base unset, so the chipset's iTCO watchdog has no
+ * registers for Linux: these machines get QEMU's PCI i6300esb instead, as arm64's do.
+ */
+const QEMU_UBOOT: Record<Architecture, { file: string; args: (file: string) => string[]; watchdog?: string[] }> = {
+  amd64: { file: '/usr/lib/u-boot/qemu-x86/u-boot.rom', args: (file) => ['-bios', file], watchdog: ['-device', 'i6300esb'] },
   arm64: { file: '/usr/lib/u-boot/qemu_arm64/u-boot.bin', args: (file) => ['-bios', file] },
 };
 
 function ubootFirmware(architecture: Architecture): VmFirmware {
-  const { file, args } = QEMU_UBOOT[architecture];
+  const { file, args, watchdog } = QEMU_UBOOT[architecture];
   const locate = () => {
     if (!existsSync(file)) throw new UserError(`no U-Boot for ${architecture} VMs (${file})`, 'apt-get install u-boot-qemu');
     return file;
   };
-  return { description: 'U-Boot (u-boot-qemu)', locate, prepare: async () => args(locate()) };
+  return { description: 'U-Boot (u-boot-qemu)', locate, prepare: async () => args(locate()), watchdog };
 }
 
 export const uBoot: BootFlow = {

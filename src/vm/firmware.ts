@@ -12,6 +12,8 @@ export interface VmFirmware {
   description: string;
   /** The firmware's file; throws, saying which package has it, when it is not installed. */
   locate(): string;
+  /** QEMU arguments for a watchdog that resets the machine under this firmware; default: the architecture's (QEMU_WATCHDOG). */
+  watchdog?: string[];
 }
 
 /** EFI firmware for QEMU from Debian's packages: OVMF (amd64) and AAVMF (arm64). */

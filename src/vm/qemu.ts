@@ -52,7 +52,7 @@ export function qemuArgs(o: VmOptions, files: VmFiles): string[] {
     '-m', String(o.memoryMiB),
     '-smp', String(o.cpus),
     '-no-reboot',
-    ...QEMU_WATCHDOG[o.architecture],
+    ...(o.firmware.watchdog ?? QEMU_WATCHDOG[o.architecture]),
     ...files.firmware,
     // The system disk is the first virtio device (the first -device, so the lowest free PCI
     // slot): firmware that boots from "virtio 0" (U-Boot's distro boot) finds it there, not a

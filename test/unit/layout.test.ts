@@ -209,6 +209,16 @@ describe('QEMU command line', () => {
   it('gives arm64 VMs a PCI watchdog (virt has none)', () => {
     expect(argsFor('arm64')).toContain('-device i6300esb');
   });
+
+  it('gives amd64 U-Boot VMs the PCI watchdog too: U-Boot leaves the chipset watchdog without registers', () => {
+    const firmware = uBoot.vm!.firmware('amd64');
+    const args = qemuArgs(
+      { architecture: 'amd64', firmware, image: 'x', stateDir: '/s', memoryMiB: 512, cpus: 1, accel: 'tcg', sshPort: 2222, restrictNetwork: true, extraDrives: [] },
+      { firmware: ['-bios', '/u/u-boot.rom'], overlay: '/s/disk.qcow2' },
+    ).join(' ');
+    expect(args).toContain('-device i6300esb');
+    expect(args).not.toContain('ICH9-LPC.noreboot');
+  });
 });
 
 describe('what a QEMU exit means', () => {
