@@ -58,7 +58,7 @@ describe('a machine whose QEMU dies', () => {
     const logDir = path.join(scratch, 'killed-logs');
     await mkdir(logDir, { recursive: true });
     const machine = new Machine({ architecture: 'amd64', image, stateDir, accel: { accel: 'tcg', reason: 'test' }, consoleLog: path.join(logDir, 'console.log'), diskBytes: (await stat(image)).size });
-    const workflow = { name: 'killed', file: 'killed.toml', memory: 1024, cpus: 2, steps: [{ boot: true }, { run: 'true' }] } as unknown as Workflow;
+    const workflow = { name: 'killed', file: 'killed.toml', memory: 1024, cpus: 2, variables: {}, steps: [{ boot: true }, { run: 'true' }] } as unknown as Workflow;
     const result = new WorkflowRun({ machine, bundles: new Map(), hostPath: (p) => p, logDir }).run(workflow, SYSTEM);
     try {
       // Once the firmware has started, QEMU is stopped from outside, as `kill` would.
