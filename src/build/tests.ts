@@ -10,7 +10,7 @@ import { findSystem } from '../engine/system.js';
 import { UsageError } from '../errors.js';
 import { junitXml } from '../testing/junit.js';
 import { failedRun, WorkflowRun, type RunResult, type StepResult } from '../testing/runner.js';
-import { expandVariables, installsOf, loadWorkflows, type Workflow } from '../testing/workflow.js';
+import { installsOf, loadWorkflows, type Workflow } from '../testing/workflow.js';
 import { onCleanup } from '../util/cleanup.js';
 import { chooseAccel, type Accel, type AccelChoice } from '../vm/accel.js';
 import type { VmFirmware } from '../vm/firmware.js';
@@ -117,13 +117,12 @@ export async function runTests(session: BuildSession, options: TestOptions): Pro
     const logDir = path.join(runDir, `${workflow.name}--${system}`);
     await mkdir(logDir, { recursive: true });
     const built = images.get(system)!;
+    // What reaches the device as transfer disks: the bundles it installs, bundle files, copies.
     const files = [
-      ...new Set(workflow.steps.flatMap((s) => {
-        if (s.install) return [bundles.get(expandVariables(s.install, workflow.variables[system] ?? {}))!];
-        if (s['install-file']) return [hostPath(s['install-file'])];
-        if (s.copy) return [hostPath(s.copy)];
-        return [];
-      })),
+      ...new Set([
+        ...installsOf(workflow, system).map((s) => bundles.get(s)!),
+        ...workflow.steps.flatMap((s) => (s['install-file'] ? [hostPath(s['install-file'])] : s.copy ? [hostPath(s.copy)] : [])),
+      ]),
     ];
     const machine = new Machine({
       architecture: built.architecture,

@@ -6,7 +6,7 @@ import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Machine } from '../vm/machine.js';
 import { defaultTimeout, runAction, StepFailure, type StepContext } from './actions.js';
-import { actionOf, expandVariables, type Workflow, type WorkflowStep } from './workflow.js';
+import { actionOf, expandVariables, VARIABLE, type Workflow, type WorkflowStep } from './workflow.js';
 
 export interface StepResult {
   name: string;
@@ -59,7 +59,7 @@ export class WorkflowRun {
   }
 
   private expand(text: string): string {
-    return text.replace(/\{\{([A-Za-z0-9_-]+)\}\}/g, (m, name: string) => {
+    return text.replace(VARIABLE, (m, name: string) => {
       const v = this.vars.get(name);
       if (v === undefined) throw new StepFailure(`{{${name}}} was never saved (a run step with save = "${name}" must come first) and is no variable of this system`);
       return v;

@@ -66,7 +66,8 @@ export interface Workflow extends WorkflowFile {
   file: string;
 }
 
-const VARIABLE = /\{\{([A-Za-z0-9_-]+)\}\}/g;
+/** `{{name}}`: a variable of the system under test or a saved output. */
+export const VARIABLE = /\{\{([A-Za-z0-9_-]+)\}\}/g;
 
 /** `{{name}}` replaced by the value given; names not given are left as they are. */
 export function expandVariables(text: string, vars: Record<string, string>): string {
