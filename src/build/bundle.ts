@@ -21,12 +21,13 @@ export async function buildSystemBundle(session: BuildSession, systemName: strin
   // Keys are checked before any work: a missing or mismatched key fails in a second, not after a build.
   const keys = await signingPair(project, system, session.env);
   const version = (options.version ?? system.version).trim();
+  const from = options.version !== undefined ? '--bundle-version' : `systems.${system.name}.version`;
   if (!/^[0-9A-Za-z][0-9A-Za-z.+~:_-]*$/.test(version)) {
-    throw new UsageError(`--version: expected a version like "2.1.0", got ${JSON.stringify(options.version ?? system.version)}`);
+    throw new UsageError(`${from}: expected a version like "2.1.0", got ${JSON.stringify(options.version ?? system.version)}`);
   }
   // Devices that refuse downgrades compare versions as RAUC does: another scheme could never install.
   if (!system.bundle['allow-downgrade'] && !RAUC_SEMVER.test(version)) {
-    throw new UsageError(`--version: devices of ${system.name} refuse older bundles and compare versions as semantic versions; expected MAJOR[.MINOR[.PATCH]][-PRERELEASE][+BUILD] like "2.1.0", got ${JSON.stringify(version)}`);
+    throw new UsageError(`${from}: devices of ${system.name} refuse older bundles and compare versions as semantic versions; expected MAJOR[.MINOR[.PATCH]][-PRERELEASE][+BUILD] like "2.1.0", got ${JSON.stringify(version)}`);
   }
   const image = await buildImage(session, systemName);
   const executor = await openWorker(session, [path.dirname(keys.key), path.dirname(keys.cert)]);

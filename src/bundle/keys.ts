@@ -23,13 +23,17 @@ export async function generateSigningPair(project: Project, executor: Executor, 
   const cert = path.join(dir, `${name}.cert.pem`);
   const key = path.join(dir, `${name}.key.pem`);
   await mkdir(dir, { recursive: true });
-  const ignore = path.join(project.dir, '.gitignore');
   const relDir = path.relative(project.dir, dir) || '.';
-  const rule = `${relDir}/*.key.pem`;
-  const current = existsSync(ignore) ? await readFile(ignore, 'utf8') : '';
-  const lines = current.split('\n').map((l) => l.trim());
-  // Already ignored: the rule itself, or the whole directory.
-  if (![rule, relDir, `${relDir}/`, `/${relDir}/`].some((r) => lines.includes(r))) await writeFile(ignore, `${current}${current && !current.endsWith('\n') ? '\n' : ''}${rule}\n`);
+  // git cannot ignore what lies outside the project: only a key inside it gets a rule.
+  const gitIgnored = !relDir.startsWith('..') && !path.isAbsolute(relDir);
+  if (gitIgnored) {
+    const ignore = path.join(project.dir, '.gitignore');
+    const rule = `${relDir}/*.key.pem`;
+    const current = existsSync(ignore) ? await readFile(ignore, 'utf8') : '';
+    const lines = current.split('\n').map((l) => l.trim());
+    // Already ignored: the rule itself, or the whole directory.
+    if (![rule, `/${rule}`, relDir, `${relDir}/`, `/${relDir}/`].some((r) => lines.includes(r))) await writeFile(ignore, `${current}${current && !current.endsWith('\n') ? '\n' : ''}${rule}\n`);
+  }
   let output = '';
   try {
     await executor.exec([IMAGE_TOOL, 'keygen', `bakery ${name} signing (${path.basename(project.dir)})`], { output: (c) => (output += c.toString()) });
@@ -43,7 +47,7 @@ export async function generateSigningPair(project: Project, executor: Executor, 
   await writeFile(`${cert}.new`, certPem, { mode: 0o644 });
   await rename(`${key}.new`, key);
   await rename(`${cert}.new`, cert);
-  return { cert, key };
+  return { cert, key, gitIgnored };
 }
 
 /** The keyring file the device trusts: `bundle.keyring`, else the signing certificate. */
@@ -82,6 +86,8 @@ export async function keyringForBuild(project: Project, system: System, executor
 export interface SigningPair {
   cert: string;
   key: string;
+  /** Whether the project's .gitignore covers the key (only keys inside the project can be). */
+  gitIgnored?: boolean;
 }
 
 /** The system's certificate and key, checked to exist, to parse and to belong together. */

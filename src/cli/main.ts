@@ -14,4 +14,13 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
+// Output into a pipe whose reader has gone (`bakery list | head -1`): nothing more to say; undo
+// what is in flight and end quietly, as a command that was only asked for its first lines.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    void runAllCleanups().finally(() => process.exit(0));
+  });
+}
+
 process.exitCode = await runCli(process.argv.slice(2), processIO());

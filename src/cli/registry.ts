@@ -45,7 +45,7 @@ export const COMMANDS: CommandDefinition[] = [
     positionals: { system: { type: 'string', describe: 'system name', demandOption: true } },
     options: {
       executor: EXECUTOR,
-      version: { type: 'string', describe: 'the bundle\'s version (default: the system\'s version)' },
+      'bundle-version': { type: 'string', describe: 'the bundle\'s version (default: the system\'s version)' },
       'without-compression': { type: 'boolean', default: false, describe: 'skip squashfs compression (fast local iteration)' },
     },
     load: () => import('./commands/bake-bundle.js'),
@@ -92,6 +92,12 @@ export const COMMANDS: CommandDefinition[] = [
     },
     examples: [['$0 test demo-efi-amd64 --junit results.xml', 'run every workflow on the demo system']],
     load: () => import('./commands/test.js'),
+  },
+  {
+    path: 'check',
+    describe: 'validate the whole project (systems, layers, recipes, targets, test workflows): every problem, with file, line and key',
+    examples: [['$0 check --json', 'for CI: one JSON document with every problem']],
+    load: () => import('./commands/check.js'),
   },
   {
     path: 'list',

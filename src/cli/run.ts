@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import yargs, { type Argv } from 'yargs';
-import { ConfigError, InterruptedError, UsageError, UserError } from '../errors.js';
+import { asIoError, ConfigError, displayKey, InterruptedError, StepError, UsageError, UserError } from '../errors.js';
 import { runAllCleanups } from '../util/cleanup.js';
 import { BAKERY_HOME } from '../util/paths.js';
 import { EXIT_CODE, GLOBAL_OPTIONS, type CommandDefinition } from './command.js';
@@ -58,8 +58,6 @@ function addCommand(parser: Argv, def: CommandDefinition, name: string, choose: 
     def.describe,
     (y) => {
       for (const [p, spec] of positionals) y.positional(p, spec);
-      // A command's own --version (bake bundle) replaces bakery's version flag there.
-      if (def.options && 'version' in def.options) y.version(false);
       if (def.options) y.options(def.options);
       for (const [cmd, text] of def.examples ?? []) y.example(cmd, text);
       return y;
@@ -68,12 +66,24 @@ function addCommand(parser: Argv, def: CommandDefinition, name: string, choose: 
   );
 }
 
+/** Whether this run asked for machine output: then every outcome is one JSON document on stdout. */
+function wantsJson(argv: string[]): boolean {
+  let json = false;
+  for (const a of argv) {
+    if (a === '--json' || a === '--json=true') json = true;
+    if (a === '--no-json' || a === '--json=false') json = false;
+  }
+  return json;
+}
+
 /** Runs the CLI; returns the process exit code. Never calls process.exit. */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   let chosen: Chosen | undefined;
   let helpText = '';
   const debug = argv.includes('--debug');
+  const json = wantsJson(argv);
   try {
+    refuseShadowedVersion(argv);
     const parser = buildParser(argv, io, (c) => (chosen = c));
     let parseError: Error | undefined;
     await parser.parseAsync(argv, {}, (err, _args, output) => {
@@ -82,7 +92,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     });
     if (parseError) {
       const text = helpText.includes(parseError.message) ? helpText : `${helpText}\n\n${parseError.message}`;
-      throw new UsageError(text.trim());
+      throw new UsageError(json ? parseError.message : text.trim());
     }
     if (!chosen) {
       // --help or --version: yargs produced the text.
@@ -91,35 +101,61 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     }
     const { run } = await chosen.def.load();
     const result = await run({ args: chosen.args as never, io });
-    const args = chosen.args as { json?: boolean };
-    if (args.json && result !== undefined) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    return (result as { [EXIT_CODE]?: number } | undefined)?.[EXIT_CODE] ?? 0;
+    const code = (result as { [EXIT_CODE]?: number } | undefined)?.[EXIT_CODE] ?? 0;
+    if (json) io.stdout.write(`${JSON.stringify({ ok: code === 0, ...(result as object | undefined) }, null, 2)}\n`);
+    return code;
   } catch (err) {
-    return reportError(err, io, debug);
+    return reportError(err, io, { debug, json });
   } finally {
     const errors = await runAllCleanups();
     for (const e of errors) io.stderr.write(`bakery: cleanup failed: ${String(e)}\n`);
   }
 }
 
-function reportError(err: unknown, io: CliIO, debug: boolean): number {
-  if (err instanceof InterruptedError) {
-    io.stderr.write(`bakery: ${err.message}\n`);
-    return 130;
+/**
+ * `--version` is bakery's own everywhere; a command cannot take it over. `bake bundle` used to
+ * take the bundle's version that way: say what it is called now instead of printing ours.
+ */
+function refuseShadowedVersion(argv: string[]): void {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  if (words[0] === 'bake' && words[1] === 'bundle' && argv.some((a) => a === '--version' || a.startsWith('--version='))) {
+    throw new UsageError('bake bundle: --version prints bakery\'s version; the bundle\'s version is --bundle-version', 'bakery bake bundle <system> --bundle-version 2.0.1');
   }
-  if (err instanceof UsageError) {
-    io.stderr.write(`${err.message}\n`);
-    return 2;
+}
+
+/** What kind of failure an error is: the `error.kind` of JSON output, and the exit code. */
+function classify(err: unknown): { kind: string; code: number; error: Error } {
+  if (err instanceof InterruptedError) return { kind: 'interrupted', code: 130, error: err };
+  if (err instanceof UsageError) return { kind: 'usage', code: 2, error: err };
+  if (err instanceof ConfigError) return { kind: 'config', code: 1, error: err };
+  if (err instanceof StepError) return { kind: 'step', code: 1, error: err };
+  if (err instanceof UserError) return { kind: 'user', code: 1, error: err };
+  const io = asIoError(err);
+  if (io) return { kind: 'io', code: 1, error: io };
+  return { kind: 'internal', code: 70, error: err instanceof Error ? err : new Error(String(err)) };
+}
+
+function reportError(err: unknown, io: CliIO, options: { debug: boolean; json: boolean }): number {
+  const { kind, code, error } = classify(err);
+  const hint = error instanceof UserError ? error.hint : undefined;
+  if (kind === 'internal') {
+    io.stderr.write(`bakery: internal error: ${error.message}\n`);
+    io.stderr.write(options.debug ? `${error.stack ?? ''}\n` : 'run again with --debug for the stack trace\n');
+    io.stderr.write('This is a bug in bakery; please report it with the command you ran and the output above.\n');
+  } else if (kind === 'usage') {
+    io.stderr.write(`${error.message}\n${hint ? `hint: ${hint}\n` : ''}`);
+  } else if (kind === 'interrupted') {
+    io.stderr.write(`bakery: ${error.message}\n`);
+  } else {
+    io.stderr.write(`${kind === 'config' ? 'bakery: invalid configuration\n' : 'bakery: '}${error.message}\n${hint ? `hint: ${hint}\n` : ''}`);
+    if (options.debug && error.stack) io.stderr.write(`${error.stack}\n`);
   }
-  if (err instanceof UserError) {
-    const header = err instanceof ConfigError ? 'bakery: invalid configuration\n' : 'bakery: ';
-    io.stderr.write(`${header}${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
-    if (debug && err.stack) io.stderr.write(`${err.stack}\n`);
-    return 1;
+  if (options.json) {
+    const problems = error instanceof ConfigError
+      ? error.diagnostics.map((d) => ({ file: d.file, line: d.line, column: d.column, key: d.path ? displayKey(d.path) : undefined, message: d.message, hint: d.hint }))
+      : undefined;
+    const step = error instanceof StepError ? { where: error.where, exitCode: error.exitCode, log: error.logFile } : undefined;
+    io.stdout.write(`${JSON.stringify({ ok: false, error: { kind, exitCode: code, message: error.message, hint, problems, step } }, null, 2)}\n`);
   }
-  const e = err as Error;
-  io.stderr.write(`bakery: internal error: ${e?.message ?? String(err)}\n`);
-  io.stderr.write(debug ? `${e?.stack ?? ''}\n` : 'run again with --debug for the stack trace\n');
-  io.stderr.write('This is a bug in bakery; please report it with the command you ran and the output above.\n');
-  return 70;
+  return code;
 }

@@ -6,9 +6,18 @@ import { resolveParameters } from './parameters.js';
 import type { Project } from './project.js';
 import { suggest } from './validate.js';
 
-export function checkProject(project: Project): Diagnostic[] {
-  return [...checkSystems(project), ...checkLayers(project), ...checkRecipes(project), ...checkTargets(project)];
+/**
+ * Every semantic problem of the project, each owned by the system, layer, recipe or target it is
+ * in. `broken` names (`layer:app`) the entries whose files did not validate: a reference to one is
+ * not "unknown" — the entry's own problems say what is wrong with it.
+ */
+export function checkProject(project: Project, broken: ReadonlySet<string> = new Set()): Diagnostic[] {
+  const known = (kind: 'layer' | 'recipe' | 'target', name: string) =>
+    broken.has(`${kind}:${name}`) || (kind === 'layer' ? project.layers : kind === 'recipe' ? project.recipes : project.targets).has(name);
+  return [...checkSystems(project, known), ...checkLayers(project, known), ...checkRecipes(project, known), ...checkTargets(project, known)];
 }
+
+type Known = (kind: 'layer' | 'recipe' | 'target', name: string) => boolean;
 
 function unknown(kind: string, name: string, known: Iterable<string>): { message: string; hint?: string } {
   const names = [...known];
@@ -18,14 +27,14 @@ function unknown(kind: string, name: string, known: Iterable<string>): { message
   };
 }
 
-function checkSystems(project: Project): Diagnostic[] {
+function checkSystems(project: Project, known: Known): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const system of project.systems.values()) {
-    const at = (key: string) => ({ file: project.systemsFile, path: `systems.${system.name}.${key}` });
-    if (!project.layers.has(system.layer)) out.push({ ...at('layer'), ...unknown('layer', system.layer, project.layers.keys()) });
+    const at = (key: string) => ({ file: project.systemsFile, path: `systems.${system.name}.${key}`, owner: `system:${system.name}` });
+    if (!known('layer', system.layer)) out.push({ ...at('layer'), ...unknown('layer', system.layer, project.layers.keys()) });
     const target = project.targets.get(system.target);
-    if (!target) out.push({ ...at('target'), ...unknown('target', system.target, project.targets.keys()) });
-    else {
+    if (!target && !known('target', system.target)) out.push({ ...at('target'), ...unknown('target', system.target, project.targets.keys()) });
+    if (target) {
       if (!target.config.architectures.includes(system.architecture)) {
         out.push({
           ...at('architecture'),
@@ -36,6 +45,7 @@ function checkSystems(project: Project): Diagnostic[] {
       const closure = recipeClosure(project, target.config.recipes);
       for (const [recipeName, values] of Object.entries(system.parameters)) {
         const recipe = project.recipes.get(recipeName);
+        if (!recipe && known('recipe', recipeName)) continue;
         if (!recipe || !closure.has(recipeName)) {
           out.push({ ...at(`parameters.${recipeName}`), message: `target "${target.name}" applies no recipe "${recipeName}"`, hint: `its recipes: ${[...closure].join(', ')}` });
           continue;
@@ -60,20 +70,21 @@ function checkSystems(project: Project): Diagnostic[] {
   return out;
 }
 
-function checkLayers(project: Project): Diagnostic[] {
+function checkLayers(project: Project, known: Known): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const layer of project.layers.values()) {
-    const at = (key: string) => ({ file: layer.file, path: key });
+    const at = (key: string) => ({ file: layer.file, path: key, owner: `layer:${layer.name}` });
     const { parent } = layer.config;
-    if (parent !== undefined && !project.layers.has(parent)) out.push({ ...at('parent'), ...unknown('layer', parent, project.layers.keys()) });
+    if (parent !== undefined && !known('layer', parent)) out.push({ ...at('parent'), ...unknown('layer', parent, project.layers.keys()) });
     const cycle = parentCycle(project, layer.name);
     if (cycle) out.push({ ...at('parent'), message: `layers form a cycle: ${cycle.join(' → ')}` });
     layer.config.recipes.forEach((name, i) => {
-      if (!project.recipes.has(name)) out.push({ ...at(`recipes.${i}`), ...unknown('recipe', name, project.recipes.keys()) });
+      if (!known('recipe', name)) out.push({ ...at(`recipes.${i}`), ...unknown('recipe', name, project.recipes.keys()) });
     });
     const closure = recipeClosure(project, layer.config.recipes);
     for (const [recipeName, values] of Object.entries(layer.config.parameters)) {
       const recipe = project.recipes.get(recipeName);
+      if (!recipe && known('recipe', recipeName)) continue;
       if (!recipe || !closure.has(recipeName)) {
         out.push({
           ...at(`parameters.${recipeName}`),
@@ -122,12 +133,12 @@ export function recipeClosure(project: Project, names: string[]): Set<string> {
   return out;
 }
 
-function checkRecipes(project: Project): Diagnostic[] {
+function checkRecipes(project: Project, known: Known): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const recipe of project.recipes.values()) {
-    const at = (key: string) => ({ file: recipe.file, path: key });
+    const at = (key: string) => ({ file: recipe.file, path: key, owner: `recipe:${recipe.name}` });
     recipe.config.dependencies.forEach((dep, i) => {
-      if (!project.recipes.has(dep)) out.push({ ...at(`dependencies.${i}`), ...unknown('recipe', dep, project.recipes.keys()) });
+      if (!known('recipe', dep)) out.push({ ...at(`dependencies.${i}`), ...unknown('recipe', dep, project.recipes.keys()) });
     });
     const cycle = dependencyCycle(project, recipe.name, []);
     if (cycle && cycle[0] === recipe.name) out.push({ ...at('dependencies'), message: `recipe dependencies form a cycle: ${cycle.join(' → ')}` });
@@ -139,8 +150,10 @@ function checkRecipes(project: Project): Diagnostic[] {
         const wantDir = kind === 'files';
         if (!file.startsWith(recipe.dir + path.sep)) {
           out.push({ ...at(`steps.${i}.${kind}`), message: `"${rel}" points outside the recipe directory` });
-        } else if (!existsSync(file) || statSync(file).isDirectory() !== wantDir) {
+        } else if (!existsSync(file)) {
           out.push({ ...at(`steps.${i}.${kind}`), message: `${wantDir ? 'directory' : 'script'} "${rel}" not found in ${path.relative(process.cwd(), recipe.dir) || '.'}` });
+        } else if (statSync(file).isDirectory() !== wantDir) {
+          out.push({ ...at(`steps.${i}.${kind}`), message: wantDir ? `"${rel}" is a file; \`files\` names a directory whose tree is copied into the root` : `"${rel}" is a directory; \`${kind}\` names a script` });
         }
       }
     });
@@ -157,16 +170,18 @@ function dependencyCycle(project: Project, name: string, stack: string[]): strin
   return undefined;
 }
 
-function checkTargets(project: Project): Diagnostic[] {
+function checkTargets(project: Project, known: Known): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const target of project.targets.values()) {
+    const owner = `target:${target.name}`;
     target.config.recipes.forEach((name, i) => {
-      if (!project.recipes.has(name)) out.push({ file: target.file, path: `recipes.${i}`, ...unknown('recipe', name, project.recipes.keys()) });
+      if (!known('recipe', name)) out.push({ file: target.file, path: `recipes.${i}`, owner, ...unknown('recipe', name, project.recipes.keys()) });
     });
     const closure = recipeClosure(project, target.config.recipes);
     for (const [recipeName, values] of Object.entries(target.config.parameters)) {
       const recipe = project.recipes.get(recipeName);
-      const at = { file: target.file, path: `parameters.${recipeName}` };
+      const at = { file: target.file, path: `parameters.${recipeName}`, owner };
+      if (!recipe && known('recipe', recipeName)) continue;
       if (!recipe || !closure.has(recipeName)) {
         out.push({ ...at, message: `parameters for recipe "${recipeName}", which this target does not apply`, hint: `its recipes: ${[...closure].join(', ')}` });
         continue;

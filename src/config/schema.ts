@@ -31,12 +31,21 @@ export type ParameterValue = z.infer<typeof ParameterValue>;
 
 // ---------------------------------------------------------------- recipes
 
-export const ParameterSpec = z.strictObject({
-  type: z.enum(['string', 'integer', 'boolean']).default('string'),
-  default: ParameterValue.optional(),
-  required: z.boolean().default(false),
-  description: z.string().optional(),
-});
+export const ParameterSpec = z
+  .strictObject({
+    type: z.enum(['string', 'integer', 'boolean']).default('string'),
+    default: ParameterValue.optional(),
+    required: z.boolean().default(false),
+    description: z.string().optional(),
+  })
+  .superRefine((spec, ctx) => {
+    const value = spec.default;
+    if (value === undefined) return;
+    // A default is a value like any other: of the parameter's type, and never beside `required`.
+    const ok = spec.type === 'string' ? typeof value === 'string' : spec.type === 'integer' ? Number.isInteger(value) : typeof value === 'boolean';
+    if (!ok) ctx.addIssue({ code: 'custom', path: ['default'], message: `the default of a${spec.type === 'integer' ? 'n' : ''} ${spec.type} parameter must be ${spec.type === 'integer' ? 'an integer' : `a ${spec.type}`}, got ${JSON.stringify(value)}` });
+    if (spec.required) ctx.addIssue({ code: 'custom', path: ['required'], message: 'a parameter with a default is never missing: give `required = true` or a `default`, not both' });
+  });
 export type ParameterSpec = z.infer<typeof ParameterSpec>;
 
 export const RecipeStep = z

@@ -1,5 +1,7 @@
 import TOML from '@iarna/toml';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Diagnostic } from '../errors.js';
 
 export interface TomlDocument {
@@ -13,17 +15,48 @@ export type ParseResult = { ok: true; doc: TomlDocument } | { ok: false; diagnos
 
 /** The only place TOML is parsed. Keeps line numbers so diagnostics can point at keys. */
 export async function readToml(file: string, displayName = file): Promise<ParseResult> {
-  let source: string;
+  let bytes: Buffer;
   try {
-    source = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    const why: Record<string, string> = { ENOENT: 'file not found', EISDIR: 'is a directory, expected a TOML file', EACCES: 'cannot read: permission denied' };
+    return { ok: false, diagnostic: { file: displayName, path: '', message: why[code ?? ''] ?? `cannot read: ${(err as Error).message}` } };
+  }
+  const source = decodeUtf8(bytes, displayName);
+  if (typeof source !== 'string') return { ok: false, diagnostic: source };
+  return parseToml(source, displayName);
+}
+
+/**
+ * TOML is UTF-8. A byte-order mark (some editors write one) is skipped; any other byte that is not
+ * UTF-8 is named with its line instead of being silently replaced.
+ */
+export function decodeUtf8(bytes: Buffer, file: string): string | Diagnostic {
+  const start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(start));
+  } catch {
+    // Find the first offending byte: the longest prefix that still decodes.
+    let good = start;
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    for (let end = start + 1; end <= bytes.length; end++) {
+      try {
+        decoder.decode(bytes.subarray(start, end));
+        good = end;
+      } catch {
+        if (end - good > 4) break;
+      }
+    }
+    const line = bytes.subarray(0, good).toString('latin1').split('\n').length;
     return {
-      ok: false,
-      diagnostic: { file: displayName, path: '', message: code === 'ENOENT' ? 'file not found' : `cannot read: ${String(err)}` },
+      file,
+      path: '',
+      line,
+      message: `not UTF-8: byte 0x${bytes[good]!.toString(16).padStart(2, '0')} cannot start or continue a character`,
+      hint: 'save the file as UTF-8',
     };
   }
-  return parseToml(source, displayName);
 }
 
 export function parseToml(source: string, file: string): ParseResult {
@@ -101,6 +134,29 @@ function splitKey(key: string): string[] {
   let m: RegExpExecArray | null;
   while ((m = re.exec(key)) && m[0] !== '') parts.push(m[2] ?? m[3] ?? m[1]!);
   return parts;
+}
+
+/**
+ * Gives problems found after parsing (references, parameters, files) the line of their key, as
+ * schema problems have: each file is scanned once.
+ */
+export function withLines(diagnostics: Diagnostic[]): Diagnostic[] {
+  const scanned = new Map<string, Map<string, number> | undefined>();
+  return diagnostics.map((d) => {
+    if (d.line !== undefined || !d.path) return d;
+    if (!scanned.has(d.file)) {
+      let lines: Map<string, number> | undefined;
+      try {
+        lines = locateKeys(readFileSync(path.resolve(d.file), 'utf8').replace(/^\uFEFF/, ''));
+      } catch {
+        lines = undefined;
+      }
+      scanned.set(d.file, lines);
+    }
+    const lines = scanned.get(d.file);
+    const line = lines && lineOf({ file: d.file, data: {}, lines }, d.path.split('.'));
+    return line === undefined ? d : { ...d, line };
+  });
 }
 
 /** The line of a key path, or of its nearest written ancestor. */

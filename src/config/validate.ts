@@ -33,6 +33,10 @@ export function validate<S extends z.ZodType>(schema: S, doc: TomlDocument, voca
       message = `missing required key, expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     } else if (issue.code === 'invalid_value') {
       message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describe(actual)}`;
+    } else if (issue.code === 'invalid_key') {
+      // A table name that is not a valid name (`[systems."My Sensor"]`): say which and what names look like.
+      const inner = (issue.issues ?? []).map((i) => i.message).find(Boolean);
+      message = `${JSON.stringify(path[path.length - 1])} is not a valid name${inner ? `: expected ${inner}` : ''}`;
     } else if (issue.code === 'invalid_format' || issue.code === 'too_small' || issue.code === 'invalid_union') {
       message = `${issue.message.replace(/^Invalid input: /, '')}, got ${describe(actual)}`;
     }

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolveParameters, type ResolvedParameters } from '../config/parameters.js';
-import type { Layer, Project, Recipe } from '../config/project.js';
+import { assertUsable, type Layer, type Project, type Recipe } from '../config/project.js';
 import type { Architecture, Bootstrap } from '../config/schema.js';
 import { UserError } from '../errors.js';
 import { canonicalJson, hashTree, sha256 } from './hash.js';
@@ -86,6 +86,7 @@ export function orderRecipes(project: Project, listed: string[], appliedBelow: S
 }
 
 function layerChain(project: Project, name: string): Layer[] {
+  assertUsable(project, { layer: name });
   const chain: Layer[] = [];
   let current: string | undefined = name;
   while (current !== undefined) {

@@ -2,7 +2,7 @@
  * A system's build plan: its layer chain, then its own layer — the target's recipes applied over
  * the system's layer with the system's settings as their parameters.
  */
-import type { Project, System } from '../config/project.js';
+import { assertUsable, type Project, type System } from '../config/project.js';
 import type { Target } from '../config/target.js';
 import { UserError } from '../errors.js';
 import { findBootFlow } from '../targets/registry.js';
@@ -16,12 +16,14 @@ export interface SystemPlan {
   rootfs: LayerPlan;
 }
 
+/** The system and its target, once everything the system is made of is valid. */
 export function findSystem(project: Project, name: string): { system: System; target: Target } {
   const system = project.systems.get(name);
   if (!system) {
     const known = [...project.systems.keys()];
     throw new UserError(`unknown system "${name}"`, known.length ? `systems in ${project.systemsFile}: ${known.join(', ')}` : `${project.systemsFile} defines no systems`);
   }
+  assertUsable(project, { system: name });
   return { system, target: project.targets.get(system.target)! };
 }
 

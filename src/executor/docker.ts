@@ -9,8 +9,10 @@ const LABEL = 'dev.bakery.worker';
 const PID_DIR = '/run/bakery-exec';
 
 /** A Docker client for DOCKER_HOST (or the default socket; Podman's compatible socket works too). */
-export function dockerClient(): Docker {
-  return new Docker();
+/** The engine a unix:// DOCKER_HOST of `env` names; else dockerode's own reading of the process's environment (tcp, TLS). */
+export function dockerClient(env: NodeJS.ProcessEnv = process.env): Docker {
+  const host = env.DOCKER_HOST;
+  return host?.startsWith('unix://') ? new Docker({ socketPath: host.slice('unix://'.length) }) : new Docker();
 }
 
 export async function dockerReachable(docker: Docker): Promise<boolean> {

@@ -42,6 +42,10 @@ export async function openExecutor(options: OpenExecutorOptions): Promise<Execut
       'start a Docker engine (or set DOCKER_HOST), or run as root on Debian with --executor local; `bakery doctor` checks both',
     );
   }
+  if (options.choice === 'auto') {
+    // Said every time: the host's tools are not the worker image's, so nothing built in Docker is reused.
+    options.log(`executor: no Docker engine answers at ${process.env.DOCKER_HOST ?? '/var/run/docker.sock'}; building on this host as root (--executor local). Cache keys name the tools, so layers built by the Docker worker are not reused, and these are not reused by it`);
+  }
   return startLocalExecutor();
 }
 

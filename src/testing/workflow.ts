@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { readConfig } from '../config/read-config.js';
+import { withLines } from '../config/toml.js';
 import { Duration, Name } from '../config/schema.js';
 import { ACTION_NAMES, ACTIONS, actionsIn, STEP_OPTIONS, type Action, type Step, type StepOption } from './actions.js';
 import { ConfigError, type Diagnostic } from '../errors.js';
@@ -124,6 +125,6 @@ export async function loadWorkflows(dir: string, knownSystems: Set<string>): Pro
     });
     if (diagnostics.length === before) workflows.push({ ...value, name: entry.replace(/\.toml$/, ''), file });
   }
-  if (diagnostics.length) throw new ConfigError(diagnostics);
+  if (diagnostics.length) throw new ConfigError(withLines(diagnostics));
   return workflows;
 }

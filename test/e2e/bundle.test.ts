@@ -43,6 +43,12 @@ describe('signing keys and bundles', () => {
     const again = await bakery(['keys', 'generate', '--project', project]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('--force');
+    // A directory outside the project: made, and said not to be git-ignored (git cannot ignore it).
+    const outside = await tempProject({});
+    const o = await bakery(['keys', 'generate', '--dir', outside, '--name', 'release', '--json', '--project', project]);
+    expect(o.code, o.stderr).toBe(0);
+    expect(JSON.parse(o.stdout)).toMatchObject({ key: path.join(outside, 'release.key.pem'), gitIgnored: false });
+    expect(await readFile(path.join(project, '.gitignore'), 'utf8')).not.toContain('..');
   });
 
   it('a key that does not belong to the certificate is refused before any work', async () => {
@@ -67,12 +73,12 @@ describe('signing keys and bundles', () => {
 
   it('an empty or malformed version is refused before any work', async () => {
     for (const version of ['', 'two words']) {
-      const r = await bakery(['bake', 'bundle', SYSTEM, '--version', version, '--project', project]);
+      const r = await bakery(['bake', 'bundle', SYSTEM, '--bundle-version', version, '--project', project]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain('--version: expected a version like "2.1.0"');
+      expect(r.stderr).toContain('--bundle-version: expected a version like "2.1.0"');
     }
     // Devices refuse older bundles by RAUC's semantic-version order: a version it cannot compare would never install.
-    const r = await bakery(['bake', 'bundle', SYSTEM, '--version', '2.0~rc1', '--project', project]);
+    const r = await bakery(['bake', 'bundle', SYSTEM, '--bundle-version', '2.0~rc1', '--project', project]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('compare versions as semantic versions; expected MAJOR[.MINOR[.PATCH]][-PRERELEASE][+BUILD]');
   });

@@ -86,7 +86,7 @@ export async function prepareOtaProject(project: string): Promise<void> {
   await writeFile(good, bytes);
   // The deliberate way back: v1's content released again under a newer version (`install =
   // "ota-v1"` later makes the plain 1.0.0 one).
-  const rerelease = await bakery(['bake', 'bundle', 'ota-v1', '--version', '2.0.1', '--json', '--project', project]);
+  const rerelease = await bakery(['bake', 'bundle', 'ota-v1', '--bundle-version', '2.0.1', '--json', '--project', project]);
   expect(rerelease.code, rerelease.stderr).toBe(0);
   await mkdir(path.join(project, 'bundles'), { recursive: true });
   await cp(path.join(project, 'build/ota-v1/system.raucb'), path.join(project, 'bundles/ota-v1-as-2.0.1.raucb'));

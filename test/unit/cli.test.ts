@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { writeFile } from 'node:fs/promises';
+import { asIoError } from '../../src/errors.js';
 import { bakery, tempProject } from '../helpers.js';
 
 describe('cli', () => {
@@ -127,7 +129,7 @@ describe('cli', () => {
     const dir = await tempProject({});
     const r = await bakery(['cache', 'ls', '--json', '--project', dir], { env: { BAKERY_CACHE_DIR: `${dir}/cache` } });
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ dir: `${dir}/cache`, layers: [] });
+    expect(JSON.parse(r.stdout)).toEqual({ ok: true, dir: `${dir}/cache`, layers: [] });
   });
 
   it('test: no workflows, an unknown workflow, a system no workflow names, a target QEMU cannot run', async () => {
@@ -155,5 +157,95 @@ describe('cli', () => {
     r = await bakery(['test', 'nope', '--project', any]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('unknown system "nope"');
+  });
+
+  describe('--json: exactly one JSON document on stdout, whatever happens, and the same exit code', () => {
+    const parse = (r: { stdout: string }) => JSON.parse(r.stdout) as { ok: boolean; error?: { kind: string; exitCode: number; message: string; hint?: string; problems?: { file: string; line?: number; key?: string; message: string }[] } };
+    it('a usage error', async () => {
+      const text = await bakery(['list', '--colour']);
+      const r = await bakery(['list', '--colour', '--json']);
+      expect([r.code, text.code]).toEqual([2, 2]);
+      expect(parse(r)).toMatchObject({ ok: false, error: { kind: 'usage', exitCode: 2 } });
+      expect(parse(r).error!.message).toContain('Unknown argument');
+    });
+    it('a configuration error, each problem with file, line and 1-based key', async () => {
+      const dir = await tempProject({ 'layers/app.toml': 'parent = "debian-trixie"\nrecipes = ["hostname", "hostnme"]\n' });
+      const r = await bakery(['check', '--json', '--project', dir]);
+      expect(r.code).toBe(1);
+      expect(parse(r)).toMatchObject({ ok: false, error: { kind: 'config', exitCode: 1, problems: [{ file: expect.stringContaining('layers/app.toml'), line: 2, key: 'recipes.2', message: 'unknown recipe "hostnme"' }] } });
+    });
+    it('another user error, with its hint', async () => {
+      const dir = await tempProject({ 'systems.toml': '[systems.one]\nlayer = "debian-trixie"\narchitecture = "amd64"\ntarget = "generic-efi"\n' });
+      const r = await bakery(['bake', 'image', 'two', '--json', '--project', dir]);
+      expect(r.code).toBe(1);
+      expect(parse(r).error).toMatchObject({ kind: 'user', exitCode: 1 });
+      expect(parse(r).error!.message).toContain('unknown system "two"');
+    });
+    it('a file the system refuses to read', async () => {
+      const dir = await tempProject({ 'systems.toml/.keep': '' });
+      const r = await bakery(['list', '--json', '--project', dir]);
+      expect(r.code).toBe(1);
+      expect(parse(r).error!.problems).toEqual([expect.objectContaining({ file: expect.stringContaining('systems.toml'), message: 'is a directory, expected a TOML file' })]);
+    });
+    it('doctor: a failed check exits 1 in both modes', async () => {
+      const dir = await tempProject({});
+      const env = { DOCKER_HOST: 'unix:///nonexistent.sock' };
+      const text = await bakery(['doctor', '--executor', 'docker', '--project', dir], { env });
+      const r = await bakery(['doctor', '--executor', 'docker', '--json', '--project', dir], { env });
+      expect([r.code, text.code]).toEqual([1, 1]);
+      const out = JSON.parse(r.stdout);
+      expect(out.ok).toBe(false);
+      expect(out.checks.find((c: { name: string }) => c.name === 'container engine')).toMatchObject({ ok: false });
+    });
+    it('success carries "ok": true', async () => {
+      const dir = await tempProject({});
+      const r = await bakery(['list', '--json', '--project', dir]);
+      expect(r.code).toBe(0);
+      expect(parse(r).ok).toBe(true);
+    });
+  });
+
+  it('an operating-system refusal is a user error naming the path, never "a bug"', () => {
+    const err = Object.assign(new Error('EACCES: permission denied, scandir \'/p/layers\''), { code: 'EACCES', syscall: 'scandir', path: '/p/layers' });
+    expect(asIoError(err)?.message).toBe('/p/layers: permission denied (scandir)');
+    expect(asIoError(Object.assign(new Error('x'), { code: 'ENOTDIR', syscall: 'open', path: '/p/a/b' }))?.message).toBe('/p/a/b: a part of the path is not a directory (open)');
+    expect(asIoError(new TypeError('x is undefined'))).toBeUndefined();
+  });
+
+  it('--version is bakery\'s under every command; bake bundle\'s old spelling is refused with the new one', async () => {
+    const r = await bakery(['bake', 'image', 'x', '--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const b = await bakery(['bake', 'bundle', 'x', '--version', '2.0.1']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toContain('the bundle\'s version is --bundle-version');
+  });
+
+  it('keys generate refuses a name that is not a plain file name stem', async () => {
+    const dir = await tempProject({});
+    const r = await bakery(['keys', 'generate', '--name', '../../evil', '--project', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--name "../../evil": expected a file name stem');
+  });
+
+  it('--project naming a file, and a recipe script that is a directory, say so', async () => {
+    const dir = await tempProject({ 'file.txt': 'x', 'recipes/r/recipe.toml': 'description = "r"\n[[steps]]\nchroot = "steps"\n', 'recipes/r/steps/a.sh': 'true\n' });
+    let r = await bakery(['list', '--project', `${dir}/file.txt`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('is a file, not a project directory');
+    r = await bakery(['check', '--project', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('`steps.1.chroot`: "steps" is a directory; `chroot` names a script');
+  });
+
+  it('a UTF-8 byte-order mark is accepted; a byte that is not UTF-8 is named with its line', async () => {
+    const bom = await tempProject({ 'layers/app.toml': '\uFEFFparent = "debian-trixie"\n' });
+    expect((await bakery(['list', '--project', bom])).code).toBe(0);
+    const latin1 = await tempProject({});
+    await writeFile(`${latin1}/systems.toml`, Buffer.concat([Buffer.from('# ok\n[systems.one]\ndescription = "caf'), Buffer.from([0xe9]), Buffer.from('"\n')]));
+    const r = await bakery(['list', '--project', latin1]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('line 3: not UTF-8: byte 0xe9');
+    expect(r.stderr).toContain('save the file as UTF-8');
   });
 });

@@ -93,7 +93,7 @@ const cases: Case[] = [
   { name: 'layer with neither parent nor bootstrap', files: { 'layers/app.toml': 'recipes = ["r"]\n' }, expect: ['layers/app.toml', 'needs either `parent'] },
   { name: 'unknown parent', files: { 'layers/app.toml': 'parent = "debian-trixy"\n' }, expect: ['layers/app.toml', '`parent`', 'unknown layer "debian-trixy"', 'did you mean "debian-trixie"?'] },
   { name: 'parent cycle', files: { 'layers/app.toml': 'parent = "b"\n', 'layers/b.toml': 'parent = "app"\n' }, expect: ['layers form a cycle: app → b → app'] },
-  { name: 'unknown recipe in a layer', files: { 'layers/app.toml': 'parent = "debian-trixie"\nrecipes = ["r", "hostnme"]\n' }, expect: ['layers/app.toml', '`recipes.1`', 'unknown recipe "hostnme"', 'did you mean "hostname"?'] },
+  { name: 'unknown recipe in a layer', files: { 'layers/app.toml': 'parent = "debian-trixie"\nrecipes = ["r", "hostnme"]\n' }, expect: ['layers/app.toml', '`recipes.2`', 'unknown recipe "hostnme"', 'did you mean "hostname"?'] },
   { name: '`recipe` instead of `recipes`', files: { 'layers/app.toml': 'parent = "debian-trixie"\nrecipe = ["r"]\n' }, expect: ['unknown key `recipe`', 'did you mean `recipes`?'] },
   { name: 'parameters for a recipe the layer does not apply', files: { 'layers/app.toml': 'parent = "debian-trixie"\nrecipes = ["r"]\n[parameters.hostname]\nname = "x"\n' }, expect: ['`parameters.hostname`', 'which this layer does not apply'] },
   { name: 'unknown parameter', files: { 'layers/app.toml': 'parent = "debian-trixie"\nrecipes = ["hostname"]\n[parameters.hostname]\nnmae = "x"\n' }, expect: ['`parameters.hostname.nmae`', 'unknown parameter `nmae`', 'the recipe has `name`'] },
@@ -111,11 +111,11 @@ const cases: Case[] = [
     expect: ['layers/app.toml', '`parameters.r.token`', 'missing required parameter `token`', 'set it under [parameters.r]'],
   },
   { name: 'recipe without description', files: { 'recipes/r/recipe.toml': '[[steps]]\nchroot = "steps/a.sh"\n' }, expect: ['recipes/r/recipe.toml', '`description`', 'missing required key'] },
-  { name: 'step with two kinds', files: { 'recipes/r/recipe.toml': 'description = "r"\n[[steps]]\nchroot = "steps/a.sh"\npackages = ["x"]\n' }, expect: ['`steps.0`', 'line 2', 'exactly one kind, got `packages` and `chroot`'] },
-  { name: 'step with no kind', files: { 'recipes/r/recipe.toml': 'description = "r"\n[[steps]]\ndescription = "nothing"\n' }, expect: ['`steps.0`', 'a step needs one of'] },
-  { name: 'step script missing', files: { 'recipes/r/recipe.toml': 'description = "r"\n[[steps]]\nchroot = "steps/missing.sh"\n' }, expect: ['`steps.0.chroot`', 'script "steps/missing.sh" not found'] },
-  { name: 'step path outside the recipe', files: { 'recipes/r/recipe.toml': 'description = "r"\n[[steps]]\nhost = "../../etc/passwd"\n' }, expect: ['`steps.0.host`', 'points outside the recipe directory'] },
-  { name: 'unknown dependency', files: { 'recipes/r/recipe.toml': `description = "r"\ndependencies = ["ghost"]\n` }, expect: ['recipes/r/recipe.toml', '`dependencies.0`', 'unknown recipe "ghost"'] },
+  { name: 'step with two kinds', files: { 'recipes/r/recipe.toml': 'description = "r"\n[[steps]]\nchroot = "steps/a.sh"\npackages = ["x"]\n' }, expect: ['`steps.1`', 'line 2', 'exactly one kind, got `packages` and `chroot`'] },
+  { name: 'step with no kind', files: { 'recipes/r/recipe.toml': 'description = "r"\n[[steps]]\ndescription = "nothing"\n' }, expect: ['`steps.1`', 'a step needs one of'] },
+  { name: 'step script missing', files: { 'recipes/r/recipe.toml': 'description = "r"\n[[steps]]\nchroot = "steps/missing.sh"\n' }, expect: ['`steps.1.chroot`', 'script "steps/missing.sh" not found'] },
+  { name: 'step path outside the recipe', files: { 'recipes/r/recipe.toml': 'description = "r"\n[[steps]]\nhost = "../../etc/passwd"\n' }, expect: ['`steps.1.host`', 'points outside the recipe directory'] },
+  { name: 'unknown dependency', files: { 'recipes/r/recipe.toml': `description = "r"\ndependencies = ["ghost"]\n` }, expect: ['recipes/r/recipe.toml', '`dependencies.1`', 'unknown recipe "ghost"'] },
   {
     name: 'dependency cycle',
     files: {
@@ -134,21 +134,24 @@ const cases: Case[] = [
     files: { 'targets/tgt.toml': GOOD_TARGET.replace('"gpt"', '"mbr"').replace(/type = "esp"/, 'type = "0c"') + '[[partitions]]\nname = "extra"\nrole = "reserved"\ntype = "83"\n' },
     expect: ['an MBR partition table holds 4 primary partitions, this layout has 5'],
   },
-  { name: 'unknown GPT type', files: { 'targets/tgt.toml': GOOD_TARGET.replace('type = "esp"', 'type = "efi-system"') }, expect: ['`partitions.0.type`', 'expected a GPT type'] },
+  { name: 'unknown GPT type', files: { 'targets/tgt.toml': GOOD_TARGET.replace('type = "esp"', 'type = "efi-system"') }, expect: ['`partitions.1.type`', 'expected a GPT type'] },
+  { name: 'parameter default of the wrong type', files: { 'recipes/r/recipe.toml': 'description = "r"\n[parameters.n]\ntype = "integer"\ndefault = "abc"\n[[steps]]\nchroot = "steps/a.sh"\n' }, expect: ['line 4, `parameters.n.default`', 'must be an integer, got "abc"'] },
+  { name: 'parameter both required and defaulted', files: { 'recipes/r/recipe.toml': 'description = "r"\n[parameters.n]\ndefault = "x"\nrequired = true\n[[steps]]\nchroot = "steps/a.sh"\n' }, expect: ['`parameters.n.required`', 'give `required = true` or a `default`, not both'] },
+  { name: 'a system name that is not a name', files: { 'systems.toml': '[systems."My Sensor"]\nlayer = "app"\narchitecture = "amd64"\ntarget = "tgt"\n' }, expect: ['line 1', '"My Sensor" is not a valid name: expected a name of lowercase letters'] },
   { name: 'bad SOURCE_DATE_EPOCH', files: {}, env: { SOURCE_DATE_EPOCH: 'yesterday' }, expect: ['SOURCE_DATE_EPOCH', 'expected whole seconds since 1970'] },
 ];
 
 describe('configuration errors', () => {
   it('the valid base project loads', async () => {
     const dir = await tempProject(project({}));
-    const result = await bakery(['list', '--project', dir]);
+    const result = await bakery(['check', '--project', dir]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
   });
 
   it.each(cases)('$name', async ({ files, expect: needles, env }) => {
     const dir = await tempProject(project(files));
-    const result = await bakery(['list', '--project', dir], { env });
+    const result = await bakery(['check', '--project', dir], { env });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('invalid configuration');
     expect(result.stderr).not.toMatch(/at .*\.ts:\d+/); // no stack trace
@@ -162,9 +165,50 @@ describe('configuration errors', () => {
         'layers/app.toml': 'parent = "debian-trixie"\nrecipes = ["ghost"]\n',
       }),
     );
-    const result = await bakery(['list', '--project', dir]);
+    const result = await bakery(['check', '--project', dir]);
     expect(result.stderr).toContain('unknown layer "nope"');
     expect(result.stderr).toContain('unknown recipe "ghost"');
+  });
+
+  it('one pass: schema and semantic problems together, each with its line', async () => {
+    const dir = await tempProject(
+      project({
+        'layers/app.toml': 'parent = "debian-trixie"\nrecipes = ["hostname"]\nrecipies = []\n',
+        'layers/other.toml': 'parent = "debian-trixie"\n\nrecipes = ["ghost"]\n',
+      }),
+    );
+    const result = await bakery(['check', '--project', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('line 3, `recipies`: unknown key');
+    expect(result.stderr).toContain('line 3, `recipes.1`: unknown recipe "ghost"');
+  });
+
+  it('a broken layer fails only what uses it: a warning for list, an error for its builds', async () => {
+    const dir = await tempProject(
+      project({
+        'systems.toml': '[systems.dev]\nlayer = "debian-trixie"\narchitecture = "amd64"\ntarget = "tgt"\n[systems.broken]\nlayer = "app"\narchitecture = "amd64"\ntarget = "tgt"\n',
+        'layers/app.toml': 'parent = "debian-trixie"\nrecipes = ["ghost"]\n',
+      }),
+    );
+    const list = await bakery(['list', '--json', '--project', dir]);
+    expect(list.code).toBe(0);
+    const listed = JSON.parse(list.stdout);
+    expect(listed.problems).toEqual([expect.objectContaining({ file: expect.stringContaining('layers/app.toml'), key: 'recipes.1', message: 'unknown recipe "ghost"' })]);
+    const text = await bakery(['list', '--project', dir]);
+    expect(text.stderr).toContain('warning: 1 problem');
+    expect((await bakery(['bake', 'layer', 'debian-trixie', '--dry-run', '--project', dir])).code).toBe(0);
+    for (const args of [['bake', 'layer', 'app', '--dry-run'], ['bake', 'image', 'broken', '--dry-run']]) {
+      const r = await bakery([...args, '--project', dir]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('unknown recipe "ghost"');
+    }
+  });
+
+  it('a project recipe shadowing a built-in one breaks only the built-ins that use it', async () => {
+    // The built-in `demo` layer gives `ssh` parameters this recipe does not take.
+    const dir = await tempProject(project({ 'recipes/ssh/recipe.toml': GOOD_RECIPE, 'recipes/ssh/steps/a.sh': 'true\n' }));
+    expect((await bakery(['list', '--project', dir])).code).toBe(0);
+    expect((await bakery(['bake', 'layer', 'debian-trixie', '--dry-run', '--project', dir])).code).toBe(0);
   });
 
   it('a missing project directory is a clear error', async () => {

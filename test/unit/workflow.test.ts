@@ -87,19 +87,19 @@ install = "{{next}}"
   });
 
   it.each([
-    ['[[steps]]\nboot = true\nrun = "x"', 'line 1, `steps.0`: a step has one action, this one has boot and run'],
+    ['[[steps]]\nboot = true\nrun = "x"', 'line 1, `steps.1`: a step has one action, this one has boot and run'],
     ['[[steps]]\ntimeout = "5m"', 'a step needs one action'],
-    ['[[steps]]\nboot = true\nexpect-code = 1', '`steps.0.expect-code`: `expect-code` does not apply to a `boot` step'],
-    ['[[steps]]\ncopy = "a.txt"', '`steps.0.to`: a `copy` step needs `to = "/path/on/device"`'],
+    ['[[steps]]\nboot = true\nexpect-code = 1', '`steps.1.expect-code`: `expect-code` does not apply to a `boot` step'],
+    ['[[steps]]\ncopy = "a.txt"', '`steps.1.to`: a `copy` step needs `to = "/path/on/device"`'],
     ['[[steps]]\nrun = "x"\ntimeout = "soon"', 'a duration: seconds, or a string like "90s", "5m" or "1h", got the string \"soon\"'],
     ['[[steps]]\nwait-for = "(unclosed"', 'a valid regular expression'],
-    ['[[steps]]\ninstall = "prod"', '`steps.0.install`: unknown system "prod" (systems: dev, dev-v2)'],
-    ['systems = ["staging"]\n[[steps]]\nboot = true', '`systems.0`: unknown system "staging"'],
+    ['[[steps]]\ninstall = "prod"', '`steps.1.install`: unknown system "prod" (systems: dev, dev-v2)'],
+    ['systems = ["staging"]\n[[steps]]\nboot = true', '`systems.1`: unknown system "staging"'],
     ['[[steps]]\nbot = true', 'unknown key `bot`'],
     ['[[steps]]\nassert-slots = { A = "fine" }', 'expected one of "good", "bad"'],
     ['description = "no steps"', '`steps`: missing required key'],
-    ['systems = ["dev", "dev-v2"]\n[variables.dev]\nnext = "dev-v2"\n[[steps]]\ninstall = "{{next}}"', '`steps.0.install`: {{next}} is not a variable of system dev-v2 (set it under [variables.dev-v2])'],
-    ['systems = ["dev"]\n[variables.dev]\nnext = "prod"\n[[steps]]\ninstall = "{{next}}"', '`steps.0.install`: unknown system "prod" ({{next}} for dev)'],
+    ['systems = ["dev", "dev-v2"]\n[variables.dev]\nnext = "dev-v2"\n[[steps]]\ninstall = "{{next}}"', '`steps.1.install`: {{next}} is not a variable of system dev-v2 (set it under [variables.dev-v2])'],
+    ['systems = ["dev"]\n[variables.dev]\nnext = "prod"\n[[steps]]\ninstall = "{{next}}"', '`steps.1.install`: unknown system "prod" ({{next}} for dev)'],
     ['systems = ["dev"]\n[variables.dev-v2]\nnext = "dev"\n[[steps]]\nboot = true', '`variables.dev-v2`: system "dev-v2" is not one of this workflow\'s systems'],
     ['[[steps]]\ninstall = "{{bad name}}"', 'a system name or a variable like "{{v2}}"'],
   ])('refuses %j', async (toml, expected) => {

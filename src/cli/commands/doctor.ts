@@ -12,7 +12,7 @@ import { chooseAccel } from '../../vm/accel.js';
 import { findFirmware } from '../../vm/firmware.js';
 import { QEMU_BINARY, QEMU_PACKAGE } from '../../vm/qemu-machine.js';
 import type { Architecture } from '../../config/schema.js';
-import type { CommandRun } from '../command.js';
+import { EXIT_CODE, type CommandRun } from '../command.js';
 import { projectFor } from '../context.js';
 import { bootFlowOf, canEmulate } from '../../targets/registry.js';
 import type { VmFirmware } from '../../vm/firmware.js';
@@ -92,14 +92,14 @@ export async function vmChecks(architecture: Architecture): Promise<Check[]> {
 export async function run({ args, io }: CommandRun<{ executor: string }>) {
   const project = await projectFor(args, io);
   const checks: Check[] = [];
-  const docker = dockerClient();
+  const docker = dockerClient(io.env);
   const dockerOk = args.executor !== 'local' && (await dockerReachable(docker));
   if (args.executor !== 'local') {
     const detail = dockerOk ? `Docker ${(await docker.version()).Version} answers` : 'no Docker engine answers';
     checks.push({
       name: 'container engine',
       ok: dockerOk || (args.executor === 'auto' && localExecutorPossible()),
-      detail: dockerOk ? detail : `${detail}${localExecutorPossible() ? '; builds will run on this host (root, Debian)' : ''}`,
+      detail: dockerOk ? detail : `${detail}${localExecutorPossible() ? '; builds will run on this host (root, Debian), with cache keys of their own (the tools differ from the worker image\'s)' : ''}`,
       fix: dockerOk ? undefined : 'start Docker (dockerd), or point DOCKER_HOST at a Docker-compatible socket (Podman works)',
     });
   }
@@ -149,5 +149,5 @@ export async function run({ args, io }: CommandRun<{ executor: string }>) {
   }
   const failed = checks.filter((c) => !c.ok);
   if (failed.length && !args.json) throw new UserError(`${failed.length} check${failed.length > 1 ? 's' : ''} failed`);
-  return { ok: failed.length === 0, checks };
+  return { [EXIT_CODE]: failed.length ? 1 : 0, checks };
 }

@@ -1,3 +1,4 @@
+import { displayKey, formatDiagnostics } from '../../errors.js';
 import { canEmulate, findBootFlow } from '../../targets/registry.js';
 import type { CommandRun } from '../command.js';
 import { projectFor } from '../context.js';
@@ -17,6 +18,10 @@ export async function run({ args, io }: CommandRun<object>) {
     emulated: canEmulate(t),
     description: t.config.description,
   }));
+  // Broken entries are left out of the lists; what is wrong with them is a warning here, an
+  // error only for the commands that use them.
+  const problems = project.problems.map(({ owner: _owner, ...d }) => d);
+  if (problems.length && !args.json) io.stderr.write(`bakery: warning: ${problems.length} problem${problems.length === 1 ? '' : 's'} (\`bakery check\` lists them; building what they are in fails)\n${formatDiagnostics(problems)}\n`);
   if (!args.json) {
     const section = (title: string, rows: [string, string][]) => {
       io.stdout.write(`${title}\n`);
@@ -29,5 +34,5 @@ export async function run({ args, io }: CommandRun<object>) {
     section('recipes', recipes.map((r) => [r.name, `${r.description}${r.origin === 'builtin' ? ' [built-in]' : ''}`]));
     section('targets', targets.map((t) => [t.name, `${t.description} (${t.architectures.join(', ')}; ${t.bootFlow}, ${t.status}${t.emulated ? ', runs in QEMU' : ''})${t.origin === 'builtin' ? ' [built-in]' : ''}`]));
   }
-  return { systems, layers, recipes, targets };
+  return { systems, layers, recipes, targets, problems: problems.map((d) => ({ ...d, path: undefined, key: d.path ? displayKey(d.path) : undefined })) };
 }
