@@ -1,33 +1,79 @@
 /** Use case: plan (`--dry-run`) or build a system's provisioning image, with the layers under it. */
 import path from 'node:path';
-import { keyringForBuild, readKeyring } from '../bundle/keys.js';
+import { keyringForBuild, plannedKeyring } from '../bundle/keys.js';
+import type { System } from '../config/project.js';
+import type { Target } from '../config/target.js';
 import { layerTasks, snapshotKeys, type LayerResult, type SnapshotResult } from '../engine/build-layer.js';
 import { LayerCache } from '../engine/cache.js';
 import { LogDir } from '../engine/logs.js';
 import { findSystem, planSystem } from '../engine/system.js';
 import { predictToolsId } from '../executor/open.js';
 import { imageTasks, type ImageBuild } from '../image/build-image.js';
-import { planLayout } from '../image/layout.js';
+import { planLayout, type DiskLayout } from '../image/layout.js';
 import { bootFlowOf } from '../targets/registry.js';
 import { runAllCleanups } from '../util/cleanup.js';
 import { enforceCacheCap } from './cache.js';
 import { describePlan, type PlannedLayer } from './layer.js';
 import { buildDir, openWorker, type BuildSession } from './session.js';
 
+/** A layer of an image plan: whether the cache has it; `key` null while it depends on a signing pair the build makes first. */
+export type PlannedImageLayer = Omit<PlannedLayer, 'key' | 'snapshots'> & { key: string | null; cached: boolean; snapshots: { step: string; key: string | null }[] };
+
 export interface PlannedImage {
   system: string;
   target: string;
-  plan: PlannedLayer[];
+  plan: PlannedImageLayer[];
+  /** The partition table; slot sizes (and what follows them) null when they are sized from the root filesystem's content. */
+  layout: { table: string; size: number | null; partitions: { number: number; name: string; role: string; start: number | null; size: number | null }[] };
+  notes: string[];
 }
 
-/** What `bake image --dry-run` prints: the layer chain and keys the build would use. */
+/**
+ * Everything a build checks before its first expensive step, in one place for the build and its
+ * dry run: the target's boot flow is implemented; the layout's fixed parts fit (raw areas before
+ * the first partition, fixed slot and image sizes); the keyring devices will trust exists or is
+ * made by the build (undefined).
+ */
+async function preflight(session: BuildSession, system: System, target: Target): Promise<{ layout: DiskLayout; keyring: string | undefined; rauc: boolean }> {
+  bootFlowOf(target);
+  // Content 0 is the most lenient: what fails here fails for any root filesystem.
+  const layout = planLayout(system, target, 0);
+  const rauc = target.config.recipes.includes('bakery-rauc');
+  const keyring = rauc ? await plannedKeyring(session.project, system, session.env) : undefined;
+  return { layout, keyring, rauc };
+}
+
+/** What `bake image --dry-run` prints: the checks of the build, then the layer chain (cached or not) and keys it would use, and the partition table. */
 export async function planImageBuild(session: BuildSession, systemName: string): Promise<PlannedImage> {
   const { project } = session;
   const { system, target } = findSystem(project, systemName);
-  bootFlowOf(target); // a draft target fails here, as the build would
+  const { layout, keyring, rauc } = await preflight(session, system, target);
   const toolsId = await predictToolsId(session.executor);
-  const plan = await planSystem(project, systemName, { toolsId, mirror: session.mirror }, { keyring: await readKeyring(project, system) });
-  return { system: systemName, target: plan.target.name, plan: describePlan(plan.layers) };
+  const plan = await planSystem(project, systemName, { toolsId, mirror: session.mirror }, { keyring });
+  const cache = new LayerCache(project.cacheDir);
+  const pending = rauc && keyring === undefined;
+  const notes = pending ? ['no signing pair yet: the build makes keys/dev.{cert,key}.pem first; the system layer\'s key depends on the certificate, so it is known only then (`bakery keys generate` makes it now)'] : [];
+  const layers: PlannedImageLayer[] = [];
+  for (const [i, p] of describePlan(plan.layers).entries()) {
+    const own = pending && plan.layers[i] === plan.rootfs;
+    layers.push({
+      ...p,
+      key: own ? null : p.key,
+      cached: own ? false : (await cache.lookup(p.key, false)) !== undefined,
+      snapshots: p.snapshots.map((s) => ({ step: s.step, key: own ? null : s.key })),
+    });
+  }
+  // Slots sized from their content: their sizes, and the starts after them, come with the build.
+  const fixed = system.image['rootfs-size'] !== undefined;
+  let known = true;
+  const partitions = layout.partitions.map((p) => {
+    const slot = p.role === 'rootfs-a' || p.role === 'rootfs-b';
+    const start = known ? p.start : null;
+    if (slot && !fixed) known = false;
+    return { number: p.number, name: p.name, role: p.role, start, size: slot && !fixed ? null : p.size };
+  });
+  if (!fixed) notes.push('the slots are sized from the root filesystem (set image.rootfs-size to fix them)');
+  return { system: systemName, target: plan.target.name, plan: layers, layout: { table: layout.table, size: fixed || system.image.size !== undefined ? layout.size : null, partitions }, notes };
 }
 
 export interface BuiltImage extends ImageBuild {
@@ -40,13 +86,11 @@ export interface BuiltImage extends ImageBuild {
 export async function buildImage(session: BuildSession, systemName: string): Promise<BuiltImage> {
   const { project } = session;
   const { system, target } = findSystem(project, systemName);
-  // What can be checked before any build: a draft boot flow, a fixed slot size that cannot fit the image size.
-  bootFlowOf(target);
-  if (system.image['rootfs-size'] !== undefined) planLayout(system, target, 0);
+  const { rauc } = await preflight(session, system, target);
   const cache = new LayerCache(project.cacheDir);
   await cache.init();
   const executor = await openWorker(session);
-  const secrets = target.config.recipes.includes('bakery-rauc') ? { keyring: await keyringForBuild(project, system, executor, session.env, session.note) } : {};
+  const secrets = rauc ? { keyring: await keyringForBuild(project, system, executor, session.env, session.note) } : {};
   const plan = await planSystem(project, systemName, { toolsId: executor.toolsId, mirror: session.mirror }, secrets);
   const results = new Map<string, LayerResult>();
   const logs = new LogDir(path.join(buildDir(project), systemName, 'logs'));

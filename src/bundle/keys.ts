@@ -69,6 +69,18 @@ export async function readKeyring(project: Project, system: System): Promise<str
  * one made (the first `bake image` of a new project just works); configured paths must exist.
  */
 export async function keyringForBuild(project: Project, system: System, executor: Executor, env: NodeJS.ProcessEnv, notice: (line: string) => void): Promise<string> {
+  const existing = await plannedKeyring(project, system, env);
+  if (existing) return existing;
+  const pair = await generateSigningPair(project, executor, path.resolve(project.dir, path.dirname(DEFAULT_CERT)), 'dev');
+  notice(`made a development signing pair: ${path.relative(project.dir, pair.cert)} (devices trust it), ${path.relative(project.dir, pair.key)} (git-ignored); use your own for production`);
+  return (await readKeyring(project, system))!;
+}
+
+/**
+ * The keyring an image build will use, checked without building: its text, or undefined when the
+ * build will make the development pair first; a configured file that is missing fails here.
+ */
+export async function plannedKeyring(project: Project, system: System, env: NodeJS.ProcessEnv): Promise<string | undefined> {
   const existing = await readKeyring(project, system);
   if (existing) return existing;
   const onDefaults = system.bundle.cert === DEFAULT_CERT && system.bundle.key === DEFAULT_KEY && system.bundle.keyring === undefined && !env.BAKERY_SIGNING_KEY;
@@ -78,9 +90,7 @@ export async function keyringForBuild(project: Project, system: System, executor
       'images carry it as RAUC keyring; make a pair with `bakery keys generate`, or set [systems.' + system.name + '.bundle] cert/keyring',
     );
   }
-  const pair = await generateSigningPair(project, executor, path.resolve(project.dir, path.dirname(DEFAULT_CERT)), 'dev');
-  notice(`made a development signing pair: ${path.relative(project.dir, pair.cert)} (devices trust it), ${path.relative(project.dir, pair.key)} (git-ignored); use your own for production`);
-  return (await readKeyring(project, system))!;
+  return undefined;
 }
 
 export interface SigningPair {

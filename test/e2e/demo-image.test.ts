@@ -117,7 +117,14 @@ describe(`${SYSTEM}: image structure`, () => {
     const first = await sha256(IMAGE);
     const noop = await bakery(['bake', 'image', SYSTEM, '--json', '--project', BAKERY_HOME]);
     expect(noop.code).toBe(0);
-    expect(JSON.parse(noop.stdout).layers.map((l: { status: string }) => l.status)).toEqual(['hit', 'hit']);
+    const built = JSON.parse(noop.stdout) as { layers: { key: string; status: string }[]; partitions: { name: string; start: number; size: number }[] };
+    expect(built.layers.map((l) => l.status)).toEqual(['hit', 'hit']);
+    // The dry run's keys are the build's, each found in the cache; its table is the build's where fixed.
+    const dry = await bakery(['bake', 'image', SYSTEM, '--dry-run', '--json', '--project', BAKERY_HOME]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const planned = JSON.parse(dry.stdout) as { plan: { key: string; cached: boolean }[]; layout: { partitions: { name: string; start: number | null; size: number | null }[] } };
+    expect(planned.plan.map((l) => [l.key, l.cached])).toEqual(built.layers.map((l) => [l.key, true]));
+    expect(planned.layout.partitions[0]).toEqual(expect.objectContaining({ name: built.partitions[0]!.name, start: built.partitions[0]!.start, size: built.partitions[0]!.size }));
     await rm(OUT, { recursive: true, force: true });
     const again = await bakery(['bake', 'image', SYSTEM, '--json', '--project', BAKERY_HOME]);
     expect(again.code).toBe(0);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { BAKERY_HOME } from '../../src/util/paths.js';
 import { asIoError } from '../../src/errors.js';
 import { bakery, tempProject } from '../helpers.js';
 
@@ -97,6 +99,33 @@ describe('cli', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('unknown system "two"');
     expect(r.stderr).toContain('systems in');
+  });
+
+  it('bake image --dry-run runs the build\'s checks: layout, raw areas, keyring', async () => {
+    const system = '[systems.one]\nlayer = "debian-trixie"\narchitecture = "amd64"\ntarget = "generic-efi"\n';
+    const cases: [string, Record<string, string>, string][] = [
+      ['image too small', { 'systems.toml': `${system}[systems.one.image]\nsize = "100M"\n` }, 'the image size 100 MiB is too small'],
+      ['keyring missing', { 'systems.toml': `${system}[systems.one.bundle]\nkeyring = "keys/ring.pem"\n` }, 'keys/ring.pem, does not exist'],
+      ['raw area over the first partition', {
+        'systems.toml': system.replace('generic-efi', 'board') + '[systems.one.inputs]\nloader = "loader.bin"\n',
+        'loader.bin': 'x',
+        'targets/board.toml': (await readFile(path.join(BAKERY_HOME, 'targets/generic-efi.toml'), 'utf8')) + '\n[[raw]]\nname = "loader"\ninput = "loader"\noffset = "32K"\nmax-size = "4M"\n',
+      }, 'raw area "loader" (offset 32768, up to 4194304 bytes) overlaps the first partition'],
+    ];
+    for (const [name, files, message] of cases) {
+      const dir = await tempProject(files);
+      const r = await bakery(['bake', 'image', 'one', '--dry-run', '--project', dir]);
+      expect([name, r.code, r.stderr]).toEqual([name, 1, expect.stringContaining(message)]);
+    }
+    // A fresh project: no key is printed that the build would not use.
+    const dir = await tempProject({ 'systems.toml': system });
+    const r = await bakery(['bake', 'image', 'one', '--dry-run', '--json', '--project', dir], { env: { BAKERY_CACHE_DIR: `${dir}/cache` } });
+    expect(r.code, r.stderr).toBe(0);
+    const planned = JSON.parse(r.stdout);
+    // The system's own layer (here the only one: the bootstrap and the target's recipes) waits for the certificate.
+    expect(planned.plan.map((l: { key: string | null; cached: boolean }) => [l.key, l.cached])).toEqual([[null, false]]);
+    expect(planned.notes.join(' ')).toContain('no signing pair yet');
+    expect(planned.layout.partitions.map((p: { role: string; size: number | null }) => [p.role, p.size === null])).toEqual([['boot', false], ['rootfs-a', true], ['rootfs-b', true], ['data', false]]);
   });
 
   it('bake image refuses an image size the fixed slots cannot fit, before building anything', async () => {

@@ -1,7 +1,7 @@
 import { buildImage, planImageBuild } from '../../build/image.js';
 import type { CommandRun } from '../command.js';
 import { sessionFor } from '../context.js';
-import { planLines } from '../format.js';
+import { layoutLines, planLines } from '../format.js';
 
 type Args = { system: string; executor: string; 'dry-run': boolean };
 
@@ -9,7 +9,7 @@ export async function run({ args, io }: CommandRun<Args>) {
   const session = await sessionFor(args, io);
   if (args['dry-run']) {
     const planned = await planImageBuild(session, args.system);
-    if (!args.json) io.stdout.write(planLines(planned.plan));
+    if (!args.json) io.stdout.write(`${planLines(planned.plan)}${layoutLines(planned.layout)}${planned.notes.map((n) => `note: ${n}\n`).join('')}`);
     return planned;
   }
   const built = await buildImage(session, args.system);
