@@ -226,6 +226,11 @@ describe('cli', () => {
       expect(out.ok).toBe(false);
       expect(out.checks.find((c: { name: string }) => c.name === 'container engine')).toMatchObject({ ok: false });
     });
+    it('run, interactive, refuses --json with a JSON error', async () => {
+      const r = await bakery(['run', 'x', '--json']);
+      expect(r.code).toBe(2);
+      expect(parse(r).error).toMatchObject({ kind: 'usage', message: expect.stringContaining('run is interactive') });
+    });
     it('success carries "ok": true', async () => {
       const dir = await tempProject({});
       const r = await bakery(['list', '--json', '--project', dir]);
