@@ -6,7 +6,7 @@ import { RAUC_SEMVER } from '../config/schema.js';
 import { findSystem } from '../engine/system.js';
 import { UsageError } from '../errors.js';
 import { runAllCleanups } from '../util/cleanup.js';
-import { buildImage } from './image.js';
+import { buildImage, planImageBuild, type PlannedImage } from './image.js';
 import { openWorker, type BuildSession } from './session.js';
 
 export interface BundleOptions {
@@ -15,10 +15,36 @@ export interface BundleOptions {
   compress: boolean;
 }
 
+/** What `bake bundle --dry-run` prints: the bundle's identity, after the build's checks, and the image plan under it. */
+export interface PlannedBundle {
+  system: string;
+  compatible: string;
+  version: string;
+  cert: string;
+  image: PlannedImage;
+}
+
+export async function planBundleBuild(session: BuildSession, systemName: string, options: Pick<BundleOptions, 'version'>): Promise<PlannedBundle> {
+  const { system, keys, version } = await preflight(session, systemName, options);
+  return { system: systemName, compatible: system.bundle.compatible ?? system.name, version, cert: keys.cert, image: await planImageBuild(session, systemName) };
+}
+
 export async function buildSystemBundle(session: BuildSession, systemName: string, options: BundleOptions): Promise<BundleResult> {
   const { project } = session;
+  const { system, keys, version } = await preflight(session, systemName, options);
+  const image = await buildImage(session, systemName);
+  const executor = await openWorker(session, [path.dirname(keys.key), path.dirname(keys.cert)]);
+  try {
+    return await buildBundle(executor, system, image, keys, { version, compress: options.compress, sourceDateEpoch: project.sourceDateEpoch });
+  } finally {
+    await runAllCleanups();
+  }
+}
+
+/** The checks before any work, for the build and its dry run: a missing or mismatched key, or a version devices could not compare, fails in a second. */
+async function preflight(session: BuildSession, systemName: string, options: Pick<BundleOptions, 'version'>) {
+  const { project } = session;
   const { system } = findSystem(project, systemName);
-  // Keys are checked before any work: a missing or mismatched key fails in a second, not after a build.
   const keys = await signingPair(project, system, session.env);
   const version = (options.version ?? system.version).trim();
   const from = options.version !== undefined ? '--bundle-version' : `systems.${system.name}.version`;
@@ -29,11 +55,5 @@ export async function buildSystemBundle(session: BuildSession, systemName: strin
   if (!system.bundle['allow-downgrade'] && !RAUC_SEMVER.test(version)) {
     throw new UsageError(`${from}: devices of ${system.name} refuse older bundles and compare versions as semantic versions; expected MAJOR[.MINOR[.PATCH]][-PRERELEASE][+BUILD] like "2.1.0", got ${JSON.stringify(version)}`);
   }
-  const image = await buildImage(session, systemName);
-  const executor = await openWorker(session, [path.dirname(keys.key), path.dirname(keys.cert)]);
-  try {
-    return await buildBundle(executor, system, image, keys, { version, compress: options.compress, sourceDateEpoch: project.sourceDateEpoch });
-  } finally {
-    await runAllCleanups();
-  }
+  return { system, keys, version };
 }

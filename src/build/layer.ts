@@ -1,6 +1,7 @@
 /** Use case: plan (`--dry-run`) or build one layer and the chain under it; optionally export it. */
 import { copyFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { assertUsable } from '../config/project.js';
 import type { Architecture } from '../config/schema.js';
 import { layerTasks, runStep, snapshotKeys, type LayerBuildEnv, type LayerResult, type SnapshotResult } from '../engine/build-layer.js';
 import { LayerCache } from '../engine/cache.js';
@@ -23,6 +24,8 @@ export interface PlannedLayer {
   bootstrap?: { suite: string; variant: string; packages: string[] };
   recipes: { name: string; parameters: unknown }[];
   snapshots: { step: string; key: string }[];
+  /** In a dry run: whether the cache has the layer already. */
+  cached?: boolean;
 }
 
 export function describePlan(plans: LayerPlan[]): PlannedLayer[] {
@@ -38,6 +41,7 @@ export function describePlan(plans: LayerPlan[]): PlannedLayer[] {
 }
 
 function checkLayer(session: BuildSession, layer: string): void {
+  assertUsable(session.project, { layer });
   if (!session.project.layers.has(layer)) {
     throw new UserError(`unknown layer "${layer}"`, `layers: ${[...session.project.layers.keys()].join(', ')}`);
   }
@@ -47,7 +51,10 @@ function checkLayer(session: BuildSession, layer: string): void {
 export async function planLayerBuild(session: BuildSession, layer: string, architecture: Architecture): Promise<PlannedLayer[]> {
   checkLayer(session, layer);
   const toolsId = await predictToolsId(session.executor);
-  return describePlan(await planLayer(session.project, layer, architecture, { toolsId, mirror: session.mirror }));
+  const plan = describePlan(await planLayer(session.project, layer, architecture, { toolsId, mirror: session.mirror }));
+  const cache = new LayerCache(session.project.cacheDir);
+  for (const p of plan) p.cached = (await cache.lookup(p.key, false)) !== undefined;
+  return plan;
 }
 
 export interface BuiltLayer {

@@ -46,6 +46,7 @@ export const COMMANDS: CommandDefinition[] = [
     options: {
       executor: EXECUTOR,
       'bundle-version': { type: 'string', describe: 'the bundle\'s version (default: the system\'s version)' },
+      'dry-run': { type: 'boolean', default: false, describe: 'check keys, version and image as the build would, print the plan and stop' },
       'without-compression': { type: 'boolean', default: false, describe: 'skip squashfs compression (fast local iteration)' },
     },
     load: () => import('./commands/bake-bundle.js'),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readFile, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BAKERY_HOME } from '../../src/util/paths.js';
 import { asIoError } from '../../src/errors.js';
@@ -84,6 +85,7 @@ describe('cli', () => {
     expect(plan.map((p: { layer: string }) => p.layer)).toEqual(['debian-trixie', 'app']);
     expect(plan[1].recipes).toEqual([{ name: 'hostname', parameters: { name: 'box' } }]);
     expect(plan[1].parentKey).toBe(plan[0].key);
+    expect(plan.map((p: { cached: boolean }) => typeof p.cached)).toEqual(['boolean', 'boolean']);
   });
 
   it('bake layer names an unknown layer', async () => {
@@ -126,6 +128,26 @@ describe('cli', () => {
     expect(planned.plan.map((l: { key: string | null; cached: boolean }) => [l.key, l.cached])).toEqual([[null, false]]);
     expect(planned.notes.join(' ')).toContain('no signing pair yet');
     expect(planned.layout.partitions.map((p: { role: string; size: number | null }) => [p.role, p.size === null])).toEqual([['boot', false], ['rootfs-a', true], ['rootfs-b', true], ['data', false]]);
+  });
+
+  it('bake bundle --dry-run checks the keys and the version, and plans the image with the certificate\'s key', async () => {
+    const system = '[systems.one]\nlayer = "debian-trixie"\narchitecture = "amd64"\ntarget = "generic-efi"\nversion = "1.2.0"\n';
+    const dir = await tempProject({ 'systems.toml': system });
+    const env = { BAKERY_CACHE_DIR: `${dir}/cache` };
+    let r = await bakery(['bake', 'bundle', 'one', '--dry-run', '--project', dir], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('signing certificate');
+    await mkdir(`${dir}/keys`);
+    await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=test', '-days', '30',
+      '-addext', 'extendedKeyUsage=codeSigning', '-keyout', `${dir}/keys/dev.key.pem`, '-out', `${dir}/keys/dev.cert.pem`]);
+    r = await bakery(['bake', 'bundle', 'one', '--dry-run', '--bundle-version', '1.0 beta', '--project', dir], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--bundle-version: expected a version like "2.1.0"');
+    r = await bakery(['bake', 'bundle', 'one', '--dry-run', '--json', '--project', dir], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const planned = JSON.parse(r.stdout);
+    expect(planned).toMatchObject({ ok: true, system: 'one', compatible: 'one', version: '1.2.0' });
+    expect(planned.image.plan.at(-1)).toMatchObject({ key: expect.stringMatching(/^[0-9a-f]{32}$/), cached: false });
   });
 
   it('bake image refuses an image size the fixed slots cannot fit, before building anything', async () => {
