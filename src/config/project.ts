@@ -155,6 +155,18 @@ function ownersOf(project: Project, what: { system?: string; layer?: string }): 
 }
 
 /**
+ * The problems a user must hear of without building anything: those in the project's own files,
+ * and those of built-ins its systems use. A built-in the project made invalid by shadowing one of
+ * its recipes, and never uses, stays quiet until something builds it.
+ */
+export function projectProblems(project: Project): Diagnostic[] {
+  const used = new Set<string>();
+  for (const system of project.systems.keys()) for (const owner of ownersOf(project, { system })) used.add(owner);
+  const inProject = (file: string) => !path.relative(project.dir, path.resolve(file)).startsWith('..');
+  return project.problems.filter((d) => inProject(d.file) || (d.owner !== undefined && used.has(d.owner)));
+}
+
+/**
  * Fails with every problem of what a command is about to use — a system (its layers, recipes and
  * target) or a layer; problems elsewhere in the project do not stop it.
  */

@@ -277,6 +277,14 @@ describe('cli', () => {
     expect(b.stderr).toContain('the bundle\'s version is --bundle-version');
   });
 
+  it('the repository\'s own projects pass `check`', async () => {
+    for (const dir of [BAKERY_HOME, path.join(BAKERY_HOME, 'test/e2e/ota-project')]) {
+      const r = await bakery(['check', '--json', '--project', dir]);
+      expect([dir, r.code, r.stderr]).toEqual([dir, 0, '']);
+      expect(JSON.parse(r.stdout).workflows).toBeGreaterThan(0);
+    }
+  });
+
   it('keys generate refuses a name that is not a plain file name stem', async () => {
     const dir = await tempProject({});
     const r = await bakery(['keys', 'generate', '--name', '../../evil', '--project', dir]);

@@ -1,3 +1,4 @@
+import { projectProblems } from '../../config/project.js';
 import { displayKey, formatDiagnostics } from '../../errors.js';
 import { canEmulate, findBootFlow } from '../../targets/registry.js';
 import type { CommandRun } from '../command.js';
@@ -20,7 +21,7 @@ export async function run({ args, io }: CommandRun<object>) {
   }));
   // Broken entries are left out of the lists; what is wrong with them is a warning here, an
   // error only for the commands that use them.
-  const problems = project.problems.map(({ owner: _owner, ...d }) => d);
+  const problems = projectProblems(project).map(({ owner: _owner, ...d }) => d);
   if (problems.length && !args.json) io.stderr.write(`bakery: warning: ${problems.length} problem${problems.length === 1 ? '' : 's'} (\`bakery check\` lists them; building what they are in fails)\n${formatDiagnostics(problems)}\n`);
   if (!args.json) {
     const section = (title: string, rows: [string, string][]) => {
