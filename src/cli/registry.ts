@@ -95,6 +95,19 @@ export const COMMANDS: CommandDefinition[] = [
     load: () => import('./commands/test.js'),
   },
   {
+    path: 'init',
+    describe: 'start a product repository from a template: systems, a layer, a recipe, a VM test, a pinned run-bakery, a README',
+    positionals: { dir: { type: 'string', describe: 'the directory to write (default: this one)' } },
+    options: {
+      template: { type: 'string', default: 'efi', describe: 'the template (--list shows them)' },
+      name: { type: 'string', describe: 'the product\'s name (default: the directory\'s)' },
+      force: { type: 'boolean', default: false, describe: 'write into a directory that is not empty' },
+      list: { type: 'boolean', default: false, describe: 'list the templates and stop' },
+    },
+    examples: [['$0 init ~/sensor --template uboot', 'a product for U-Boot boards in ~/sensor']],
+    load: () => import('./commands/init.js'),
+  },
+  {
     path: 'check',
     describe: 'validate the whole project (systems, layers, recipes, targets, test workflows): every problem, with file, line and key',
     examples: [['$0 check --json', 'for CI: one JSON document with every problem']],

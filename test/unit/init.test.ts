@@ -1,0 +1,58 @@
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bakeryVersion } from '../../src/cli/run.js';
+import { bakery, tempProject } from '../helpers.js';
+
+describe('bakery init', () => {
+  it('--list describes every template', async () => {
+    const r = await bakery(['init', '--list', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).templates.map((t: { name: string }) => t.name)).toEqual(['efi', 'uboot']);
+  });
+
+  it.each(['efi', 'uboot'])('template %s: a product repository that validates and plans, with keys kept out of git and bakery pinned', async (template) => {
+    const parent = await tempProject({});
+    const dir = path.join(parent, 'My Sensor');
+    const r = await bakery(['init', dir, '--template', template, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({ ok: true, name: 'my-sensor', template, main: 'my-sensor-amd64' });
+    expect(result.files).toEqual(expect.arrayContaining(['systems.toml', 'layers/my-sensor.toml', 'recipes/my-sensor-app/recipe.toml', 'tests/smoke.toml', 'run-bakery', '.gitignore', 'README.md']));
+    expect(result.files).not.toContain('template.toml');
+    // Nothing left to substitute, anywhere.
+    for (const file of result.files) expect(await readFile(path.join(dir, file), 'utf8'), file).not.toContain('@@');
+    expect(await readFile(path.join(dir, '.gitignore'), 'utf8')).toContain('keys/*.key.pem');
+    expect(await readFile(path.join(dir, 'run-bakery'), 'utf8')).toContain(`BAKERY_VERSION="${bakeryVersion()}"`);
+    expect((await stat(path.join(dir, 'run-bakery'))).mode & 0o111).not.toBe(0);
+    expect((await stat(path.join(dir, 'recipes/my-sensor-app/steps/enable.sh'))).mode & 0o111).not.toBe(0);
+    expect(await readFile(path.join(dir, 'systems.toml'), 'utf8')).toContain(`target = "${template === 'efi' ? 'generic-efi' : 'generic-uboot'}"`);
+    const check = await bakery(['check', '--json', '--project', dir]);
+    expect(check.code, check.stdout).toBe(0);
+    expect(JSON.parse(check.stdout)).toMatchObject({ systems: 2, workflows: 1 });
+    const plan = await bakery(['bake', 'image', 'my-sensor-amd64', '--dry-run', '--json', '--project', dir], { env: { BAKERY_CACHE_DIR: path.join(parent, 'cache') } });
+    expect(plan.code, plan.stdout).toBe(0);
+    expect(JSON.parse(plan.stdout).plan.at(-1).recipes.map((x: { name: string }) => x.name)).toContain('my-sensor-app');
+  });
+
+  it('refuses a directory that is not empty unless --force, an unknown template, a bad name', async () => {
+    const dir = await tempProject({ 'notes.txt': 'mine' });
+    let r = await bakery(['init', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('is not empty (notes.txt)');
+    expect(await readdir(dir)).toEqual(['notes.txt']);
+    r = await bakery(['init', dir, '--force', '--name', 'box']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readFile(path.join(dir, 'notes.txt'), 'utf8')).toBe('mine');
+    r = await bakery(['init', path.join(dir, 'x'), '--template', 'rpi']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown template "rpi"; templates: efi, uboot');
+    r = await bakery(['init', path.join(dir, 'y'), '--name', 'Bad Name']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('a product name is lowercase letters');
+    await writeFile(path.join(dir, 'file'), '');
+    r = await bakery(['init', path.join(dir, 'file'), '--force']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('is a file, not a directory');
+  });
+});
