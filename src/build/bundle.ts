@@ -25,13 +25,13 @@ export interface PlannedBundle {
 }
 
 export async function planBundleBuild(session: BuildSession, systemName: string, options: Pick<BundleOptions, 'version'>): Promise<PlannedBundle> {
-  const { system, keys, version } = await preflight(session, systemName, options);
+  const { system, keys, version } = await checkBundle(session, systemName, options);
   return { system: systemName, compatible: system.bundle.compatible ?? system.name, version, cert: keys.cert, image: await planImageBuild(session, systemName) };
 }
 
 export async function buildSystemBundle(session: BuildSession, systemName: string, options: BundleOptions): Promise<BundleResult> {
   const { project } = session;
-  const { system, keys, version } = await preflight(session, systemName, options);
+  const { system, keys, version } = await checkBundle(session, systemName, options);
   const image = await buildImage(session, systemName);
   const executor = await openWorker(session, [path.dirname(keys.key), path.dirname(keys.cert)]);
   try {
@@ -41,8 +41,8 @@ export async function buildSystemBundle(session: BuildSession, systemName: strin
   }
 }
 
-/** The checks before any work, for the build and its dry run: a missing or mismatched key, or a version devices could not compare, fails in a second. */
-async function preflight(session: BuildSession, systemName: string, options: Pick<BundleOptions, 'version'>) {
+/** The checks before any work, for the build, its dry run and releases: a missing or mismatched key, or a version devices could not compare, fails in a second. */
+export async function checkBundle(session: BuildSession, systemName: string, options: Pick<BundleOptions, 'version'>) {
   const { project } = session;
   const { system } = findSystem(project, systemName);
   const keys = await signingPair(project, system, session.env);

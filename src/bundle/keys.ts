@@ -105,7 +105,7 @@ export async function signingPair(project: Project, system: System, env: NodeJS.
   const cert = path.resolve(project.dir, system.bundle.cert);
   const key = env.BAKERY_SIGNING_KEY ? path.resolve(env.BAKERY_SIGNING_KEY) : path.resolve(project.dir, system.bundle.key);
   const keyFrom = env.BAKERY_SIGNING_KEY ? 'BAKERY_SIGNING_KEY' : `[systems.${system.name}.bundle] key`;
-  const fix = 'make a development pair with `bakery keys generate`, or set the paths in systems.toml';
+  const fix = 'make a development pair with `bakery keys generate`, or set the paths in systems.toml; in CI keep the key in a secret, write it to a file and set BAKERY_SIGNING_KEY=<that file>';
   if (!existsSync(cert)) throw new UserError(`system ${system.name}: signing certificate ${cert} not found ([systems.${system.name}.bundle] cert)`, fix);
   if (!existsSync(key)) throw new UserError(`system ${system.name}: signing key ${key} not found (${keyFrom})`, fix);
   let certificate: X509Certificate;

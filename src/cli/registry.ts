@@ -52,6 +52,17 @@ export const COMMANDS: CommandDefinition[] = [
     load: () => import('./commands/bake-bundle.js'),
   },
   {
+    path: 'bake release',
+    describe: 'a release: each system\'s image, bmap, bundle and manifest in build/release/<version>/ with SHA256SUMS',
+    positionals: { systems: { type: 'string', array: true, describe: 'systems to release (default: every system that can be built)' } },
+    options: {
+      executor: EXECUTOR,
+      'bundle-version': { type: 'string', describe: 'the release\'s version (default: the systems\' version)' },
+    },
+    examples: [['BAKERY_SIGNING_KEY=/run/secrets/key.pem $0 bake release --json', 'in CI: the release, described on stdout']],
+    load: () => import('./commands/bake-release.js'),
+  },
+  {
     path: 'keys generate',
     describe: 'make a development signing pair: keys/<name>.cert.pem and keys/<name>.key.pem (git-ignored)',
     options: {

@@ -118,8 +118,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
  */
 function refuseShadowedVersion(argv: string[]): void {
   const words = argv.filter((a) => !a.startsWith('-'));
-  if (words[0] === 'bake' && words[1] === 'bundle' && argv.some((a) => a === '--version' || a.startsWith('--version='))) {
-    throw new UsageError('bake bundle: --version prints bakery\'s version; the bundle\'s version is --bundle-version', 'bakery bake bundle <system> --bundle-version 2.0.1');
+  const command = words.slice(words.indexOf('bake'), words.indexOf('bake') + 2).join(' ');
+  if ((command === 'bake bundle' || command === 'bake release') && argv.some((a) => a === '--version' || a.startsWith('--version='))) {
+    throw new UsageError(`${command}: --version prints bakery's version; the bundle's version is --bundle-version`, `bakery ${command} <system> --bundle-version 2.0.1`);
   }
 }
 

@@ -150,6 +150,26 @@ describe('cli', () => {
     expect(planned.image.plan.at(-1)).toMatchObject({ key: expect.stringMatching(/^[0-9a-f]{32}$/), cached: false });
   });
 
+  it('bake release checks every system\'s key and version before any build, with the CI hint', async () => {
+    const systems = '[systems.a]\nlayer = "debian-trixie"\narchitecture = "amd64"\ntarget = "generic-efi"\nversion = "1.0.0"\n'
+      + '[systems.b]\nlayer = "debian-trixie"\narchitecture = "amd64"\ntarget = "generic-efi"\nversion = "1.1.0"\n';
+    const dir = await tempProject({ 'systems.toml': systems });
+    const env = { DOCKER_HOST: 'unix:///nonexistent.sock' };
+    let r = await bakery(['bake', 'release', '--project', dir], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('signing certificate');
+    expect(r.stderr).toContain('in CI keep the key in a secret, write it to a file and set BAKERY_SIGNING_KEY');
+    await mkdir(`${dir}/keys`);
+    await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=test', '-days', '30',
+      '-addext', 'extendedKeyUsage=codeSigning', '-keyout', `${dir}/keys/dev.key.pem`, '-out', `${dir}/keys/dev.cert.pem`]);
+    r = await bakery(['bake', 'release', '--json', '--project', dir], { env });
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout).error.message).toContain('the systems have different versions (a 1.0.0, b 1.1.0)');
+    r = await bakery(['bake', 'release', 'a', '--version', '2.0.0', '--project', dir], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('bake release: --version prints bakery\'s version');
+  });
+
   it('bake image refuses an image size the fixed slots cannot fit, before building anything', async () => {
     const dir = await tempProject({
       'systems.toml': '[systems.tiny]\nlayer = "debian-trixie"\narchitecture = "amd64"\ntarget = "generic-efi"\n[systems.tiny.image]\nrootfs-size = "1G"\nsize = "1G"\n',
