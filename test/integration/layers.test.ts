@@ -162,6 +162,11 @@ describe('layers in the Docker worker', () => {
     expect(existsSync(logFile)).toBe(true);
     expect(logFile).toContain(path.join(project, 'build', 'layers', 'broken-amd64', 'logs'));
     await noLeftovers();
+    // With --json: the same exit code, and the failure as a document naming where and the log.
+    const json = await bakery(['bake', 'layer', 'broken', '--json', '--project', project], { env });
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { kind: 'step', exitCode: 1, step: { where: ['broken', 'fail', 'step 1 (chroot steps/fail.sh)'], exitCode: 3 } } });
+    await noLeftovers();
   });
 
   it('Ctrl-C during a build removes the worker, the work tree and the lock', async () => {
