@@ -1,8 +1,11 @@
+import { execa } from 'execa';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bakeryVersion } from '../../src/cli/run.js';
+import { BAKERY_HOME } from '../../src/util/paths.js';
 import { bakery, tempProject } from '../helpers.js';
+import { ciCommands } from '../ci-commands.js';
 
 describe('bakery init', () => {
   it('--list describes every template', async () => {
@@ -33,6 +36,19 @@ describe('bakery init', () => {
     const plan = await bakery(['bake', 'image', 'my-sensor-amd64', '--dry-run', '--json', '--project', dir], { env: { BAKERY_CACHE_DIR: path.join(parent, 'cache') } });
     expect(plan.code, plan.stdout).toBe(0);
     expect(JSON.parse(plan.stdout).plan.at(-1).recipes.map((x: { name: string }) => x.name)).toContain('my-sensor-app');
+  });
+
+  it.each(['efi', 'uboot'])('template %s: its GitHub Actions workflow passes a real validator and runs bakery commands that exist', async (template) => {
+    const dir = path.join(await tempProject({}), 'box');
+    expect((await bakery(['init', dir, '--template', template])).code).toBe(0);
+    const workflow = path.join(dir, '.github/workflows/ci.yml');
+    const validated = await execa(path.join(BAKERY_HOME, 'node_modules/.bin/action-validator'), [workflow], { reject: false });
+    expect(validated.exitCode, validated.stdout).toBe(0);
+    const commands = ciCommands(await readFile(workflow, 'utf8'));
+    expect(commands).toEqual([['check'], ['bake', 'image', 'box-amd64'], ['test', 'box-amd64', '--junit', 'results/junit.xml'], ['bake', 'release', '--bundle-version', '${GITHUB_REF_NAME#v}', '--json']]);
+    // Each is a command bakery knows, with options it takes (its help parses them).
+    for (const command of commands) expect((await bakery([...command.filter((w) => !w.startsWith('${')), '--help'])).code, command.join(' ')).toBe(0);
+    expect((await bakery(['check', '--project', dir])).code).toBe(0);
   });
 
   it('refuses a directory that is not empty unless --force, an unknown template, a bad name', async () => {
