@@ -203,13 +203,3 @@ async function findEntries(projectDir: string, builtinDir: string, kind: string,
   }
   return [...entries.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
-
-/** Targets are read like every other file: schema errors become diagnostics with lines. */
-export async function loadTargets(entries: { name: string; file: string; origin: Origin }[], diagnostics: Diagnostic[]): Promise<Map<string, Target>> {
-  const targets = new Map<string, Target>();
-  for (const { name, file, origin } of entries) {
-    const config = await readConfig(file, TargetFile, diagnostics);
-    if (config) targets.set(name, { name, file: displayPath(file), origin, config });
-  }
-  return targets;
-}
