@@ -3,13 +3,13 @@ import path from 'node:path';
 import { loadProject, type Project } from '../config/project.js';
 import type { BuildSession } from '../build/session.js';
 import type { ExecutorChoice } from '../executor/open.js';
-import { BAKERY_HOME } from '../util/paths.js';
+import { BUILTIN_DIR } from '../util/paths.js';
 import type { GlobalArgs } from './command.js';
 import type { CliIO } from './io.js';
 import { runWithProgress } from './progress.js';
 
 export async function projectFor(args: GlobalArgs, io: CliIO): Promise<Project> {
-  return loadProject(path.resolve(io.cwd, args.project), BAKERY_HOME, io.env);
+  return loadProject(path.resolve(io.cwd, args.project), BUILTIN_DIR, io.env);
 }
 
 /** The build runtime of a command: notes on stderr (none with --json), details with --debug, listr2 progress. */

@@ -7,5 +7,11 @@ export function displayPath(file: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
-/** The bakery checkout itself: built-in layers, recipes, targets and the worker definition. */
+/** The bakery checkout or package itself: the built-ins, the templates and the worker definition. */
 export const BAKERY_HOME = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * What every project sees beside its own files: the layers, recipes and targets any product may
+ * use. The repository's demo product is a project of its own (the repository root), not a built-in.
+ */
+export const BUILTIN_DIR = path.join(BAKERY_HOME, 'builtin');

@@ -9,7 +9,7 @@ import { cp, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BAKERY_HOME } from '../../src/util/paths.js';
+import { BAKERY_HOME, BUILTIN_DIR } from '../../src/util/paths.js';
 import { bakery } from '../helpers.js';
 import { TestVm } from './vm.js';
 
@@ -137,14 +137,15 @@ describe('image assembly is generic: a raw area of a project target', () => {
   // a raw area at 32 KiB (where RK3588 boards read their loader). Same layers (cache hits).
   it('writes the blob at its offset, partitions after it, and refuses a blob larger than its area', async () => {
     // The raw area goes before the partitions: a TOML table runs to the next header.
-    const base = await readFile(path.join(BAKERY_HOME, 'targets', 'generic-efi.toml'), 'utf8');
+    const base = await readFile(path.join(BUILTIN_DIR, 'targets', 'generic-efi.toml'), 'utf8');
     const [head, ...parts] = base.split('\n[[partitions]]');
     const toml = `${head}\nfirst-partition-offset = "16M"\n\n[[raw]]\nname = "loader"\noffset = "32K"\nmax-size = "1M"\ninput = "loader"\n${parts.map((p) => `\n[[partitions]]${p}`).join('')}`;
     const blob = Buffer.from(Array.from({ length: 300 * 1024 }, (_, i) => (i * 7 + 3) & 0xff));
     const systems = (await readFile(path.join(BAKERY_HOME, 'systems.toml'), 'utf8')).split('[systems.demo-efi-arm64]')[0]!.replace('target = "generic-efi"', 'target = "efi-loader"');
     const dir = await mkdtemp(path.join(tmpdir(), 'bakery-raw-'));
     try {
-      await cp(path.join(BAKERY_HOME, 'keys'), path.join(dir, 'keys'), { recursive: true });
+      // The demo product (its layer and recipe) and its keys, on the project's own target.
+      for (const entry of ['keys', 'layers', 'recipes']) await cp(path.join(BAKERY_HOME, entry), path.join(dir, entry), { recursive: true });
       await mkdir(path.join(dir, 'targets'));
       await writeFile(path.join(dir, 'targets', 'efi-loader.toml'), toml);
       await writeFile(path.join(dir, 'loader.bin'), blob);

@@ -47,7 +47,7 @@ beforeAll(async () => {
   scratch = await mkdtemp(path.join(tmpdir(), 'bakery-edit-loop-'));
   // A copy of this repository's product (and its signing pair, so the platform is the same).
   project = path.join(scratch, 'project');
-  for (const entry of ['layers', 'recipes', 'targets', 'systems.toml', 'keys']) await cp(path.join(BAKERY_HOME, entry), path.join(project, entry), { recursive: true });
+  for (const entry of ['layers', 'recipes', 'systems.toml', 'keys']) await cp(path.join(BAKERY_HOME, entry), path.join(project, entry), { recursive: true });
 });
 
 afterAll(async () => {

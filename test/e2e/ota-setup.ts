@@ -9,6 +9,7 @@ import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
+import { BAKERY_HOME } from '../../src/util/paths.js';
 import { bakery } from '../helpers.js';
 
 const FIXTURE = path.join(import.meta.dirname, 'ota-project');
@@ -60,11 +61,21 @@ async function expiredPair(dir: string): Promise<{ cert: string; key: string }> 
   return { cert, key };
 }
 
+/**
+ * The fixture at `project`, with the repository's demo product it builds on (layer `demo`, recipe
+ * `demo-app`: a project of the repository root, not built-ins).
+ */
+export async function copyOtaFixture(project: string): Promise<void> {
+  await rm(project, { recursive: true, force: true });
+  await cp(FIXTURE, project, { recursive: true });
+  await cp(path.join(BAKERY_HOME, 'layers/demo.toml'), path.join(project, 'layers/demo.toml'));
+  await cp(path.join(BAKERY_HOME, 'recipes/demo-app'), path.join(project, 'recipes/demo-app'), { recursive: true });
+}
+
 /** Makes the project ready at `project` (replacing what is there). */
 export async function prepareOtaProject(project: string): Promise<void> {
   const refused = path.join(project, 'refused');
-  await rm(project, { recursive: true, force: true });
-  await cp(FIXTURE, project, { recursive: true });
+  await copyOtaFixture(project);
   const keys = await bakery(['keys', 'generate', '--project', project]);
   expect(keys.code, keys.stderr).toBe(0);
   const cert = path.join(project, 'keys/dev.cert.pem');

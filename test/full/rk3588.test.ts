@@ -33,7 +33,8 @@ async function extract(name: string): Promise<string> {
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'bakery-rk3588-'));
-  await cp(path.join(BAKERY_HOME, 'keys'), path.join(dir, 'keys'), { recursive: true });
+  // The repository's demo product (layer, recipe, keys) on the rk3588 target.
+  for (const entry of ['keys', 'layers', 'recipes']) await cp(path.join(BAKERY_HOME, entry), path.join(dir, entry), { recursive: true });
   await writeFile(path.join(dir, 'u-boot-rockchip.bin'), blob);
   await writeFile(
     path.join(dir, 'systems.toml'),

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { BAKERY_HOME } from '../../src/util/paths.js';
+import { BAKERY_HOME, BUILTIN_DIR } from '../../src/util/paths.js';
+import { copyOtaFixture } from '../e2e/ota-setup.js';
 import { asIoError } from '../../src/errors.js';
 import { bakery, tempProject } from '../helpers.js';
 
@@ -60,6 +61,9 @@ describe('cli', () => {
     expect(r.stderr).toBe('');
     const out = JSON.parse(r.stdout);
     expect(out.layers.map((l: { name: string }) => l.name)).toEqual(expect.arrayContaining(['app', 'debian-trixie', 'debian-bookworm']));
+    // The repository's demo product is a project of its own, not a built-in.
+    expect(out.layers.map((l: { name: string }) => l.name)).not.toContain('demo');
+    expect(out.recipes.map((r: { name: string }) => r.name)).not.toContain('demo-app');
     expect(out.layers.find((l: { name: string }) => l.name === 'app').origin).toBe('project');
     // Targets say whether their boot flow works and whether QEMU can boot them.
     const target = (name: string) => out.targets.find((t: { name: string }) => t.name === name);
@@ -111,7 +115,7 @@ describe('cli', () => {
       ['raw area over the first partition', {
         'systems.toml': system.replace('generic-efi', 'board') + '[systems.one.inputs]\nloader = "loader.bin"\n',
         'loader.bin': 'x',
-        'targets/board.toml': (await readFile(path.join(BAKERY_HOME, 'targets/generic-efi.toml'), 'utf8')) + '\n[[raw]]\nname = "loader"\ninput = "loader"\noffset = "32K"\nmax-size = "4M"\n',
+        'targets/board.toml': (await readFile(path.join(BUILTIN_DIR, 'targets/generic-efi.toml'), 'utf8')) + '\n[[raw]]\nname = "loader"\ninput = "loader"\noffset = "32K"\nmax-size = "4M"\n',
       }, 'raw area "loader" (offset 32768, up to 4194304 bytes) overlaps the first partition'],
     ];
     for (const [name, files, message] of cases) {
@@ -298,7 +302,9 @@ describe('cli', () => {
   });
 
   it('the repository\'s own projects pass `check`', async () => {
-    for (const dir of [BAKERY_HOME, path.join(BAKERY_HOME, 'test/e2e/ota-project')]) {
+    const ota = await tempProject({});
+    await copyOtaFixture(ota);
+    for (const dir of [BAKERY_HOME, ota]) {
       const r = await bakery(['check', '--json', '--project', dir]);
       expect([dir, r.code, r.stderr]).toEqual([dir, 0, '']);
       expect(JSON.parse(r.stdout).workflows).toBeGreaterThan(0);

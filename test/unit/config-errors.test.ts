@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bakery, tempProject } from '../helpers.js';
 
@@ -205,8 +207,8 @@ describe('configuration errors', () => {
   });
 
   it('a project recipe shadowing a built-in one breaks only the built-ins that use it', async () => {
-    // The built-in `demo` layer gives `ssh` parameters this recipe does not take.
-    const dir = await tempProject(project({ 'recipes/ssh/recipe.toml': GOOD_RECIPE, 'recipes/ssh/steps/a.sh': 'true\n' }));
+    // The built-in `rk3588` target gives `bakery-uboot` parameters this recipe does not take.
+    const dir = await tempProject(project({ 'recipes/bakery-uboot/recipe.toml': GOOD_RECIPE, 'recipes/bakery-uboot/steps/a.sh': 'true\n' }));
     // Quiet where the project does not use it…
     for (const command of ['list', 'check']) {
       const r = await bakery([command, '--project', dir]);
@@ -214,9 +216,10 @@ describe('configuration errors', () => {
     }
     expect((await bakery(['bake', 'layer', 'debian-trixie', '--dry-run', '--project', dir])).code).toBe(0);
     // …an error, in the built-in's file, for what builds it.
-    const r = await bakery(['bake', 'layer', 'demo', '--dry-run', '--project', dir]);
+    await writeFile(path.join(dir, 'systems.toml'), '[systems.board]\nlayer = "debian-trixie"\narchitecture = "arm64"\ntarget = "rk3588"\n');
+    const r = await bakery(['bake', 'image', 'board', '--dry-run', '--project', dir]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/layers\/demo\.toml.*\n.*parameters\.ssh/);
+    expect(r.stderr).toMatch(/targets\/rk3588\.toml.*\n.*parameters\.bakery-uboot\.device_tree/);
   });
 
   it('a missing project directory is a clear error', async () => {

@@ -5,7 +5,7 @@ import { loadProject } from '../../src/config/project.js';
 import { hashTree } from '../../src/engine/hash.js';
 import { orderRecipes, planLayer } from '../../src/engine/plan.js';
 import { stepArgv, stepEnv } from '../../src/engine/steps.js';
-import { BAKERY_HOME } from '../../src/util/paths.js';
+import { BUILTIN_DIR } from '../../src/util/paths.js';
 import { tempProject } from '../helpers.js';
 
 const recipe = (deps: string[] = [], extra = '') => `description = "x"\ndependencies = ${JSON.stringify(deps)}\n${extra}\n[[steps]]\nchroot = "steps/s.sh"\n`;
@@ -26,7 +26,7 @@ async function fixture(overrides: Record<string, string> = {}) {
     'recipes/d/steps/s.sh': 'echo d\n',
     ...overrides,
   });
-  return { dir, project: await loadProject(dir, BAKERY_HOME, {}) };
+  return { dir, project: await loadProject(dir, BUILTIN_DIR, {}) };
 }
 
 const opts = { toolsId: 'worker:1' };
@@ -94,7 +94,7 @@ describe('layer plans and cache keys', () => {
       other: (await planLayer(project, 'other', 'amd64', opts)).map((p) => p.key),
     };
     await writeFile(path.join(dir, 'recipes/b/steps/s.sh'), 'echo B\n');
-    const reloaded = await loadProject(dir, BAKERY_HOME, {});
+    const reloaded = await loadProject(dir, BUILTIN_DIR, {});
     const after = {
       top: (await planLayer(reloaded, 'top', 'amd64', opts)).map((p) => p.key),
       other: (await planLayer(reloaded, 'other', 'amd64', opts)).map((p) => p.key),
@@ -111,7 +111,7 @@ describe('layer plans and cache keys', () => {
     expect(before[1]!.snapshots.map((s) => s.step)).toEqual(['recipe d', 'recipe c', 'recipe a', 'finish']);
     expect(before[1]!.key).toBe(before[1]!.snapshots.at(-1)!.key);
     await writeFile(path.join(dir, 'recipes/c/steps/s.sh'), 'echo C\n');
-    const after = await planLayer(await loadProject(dir, BAKERY_HOME, {}), 'mid', 'amd64', opts);
+    const after = await planLayer(await loadProject(dir, BUILTIN_DIR, {}), 'mid', 'amd64', opts);
     const same = before[1]!.snapshots.map((s, i) => s.key === after[1]!.snapshots[i]!.key);
     expect(same).toEqual([true, false, false, false]);
   });

@@ -7,7 +7,7 @@ import TOML from '@iarna/toml';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BAKERY_HOME } from '../../src/util/paths.js';
+import { BAKERY_HOME, BUILTIN_DIR } from '../../src/util/paths.js';
 import { bakery, tempProject } from '../helpers.js';
 
 const README = await readFile(path.join(BAKERY_HOME, 'README.md'), 'utf8');
@@ -44,7 +44,7 @@ describe('README', () => {
     const [workflow] = blocks(section('## Testing systems — `tests/<name>.toml`'));
     // The systems the workflow example names, beside those of the systems.toml example.
     const sensors = ['sensor', 'sensor-v2', 'sensor-uboot', 'sensor-uboot-v2']
-      .map((name) => `[systems.${name}]\nlayer = "demo"\narchitecture = "amd64"\ntarget = "${name.includes('uboot') ? 'generic-uboot' : 'generic-efi'}"\n`)
+      .map((name) => `[systems.${name}]\nlayer = "app"\narchitecture = "amd64"\ntarget = "${name.includes('uboot') ? 'generic-uboot' : 'generic-efi'}"\n`)
       .join('');
     const dir = await tempProject({
       'layers/app.toml': layer!,
@@ -77,10 +77,10 @@ describe('README', () => {
 
   it('documents every built-in recipe, each parameter with its default', async () => {
     const table = section('### Built-in recipes');
-    for (const name of await readdir(path.join(BAKERY_HOME, 'recipes'))) {
+    for (const name of await readdir(path.join(BUILTIN_DIR, 'recipes'))) {
       const row = table.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
       expect(row, `recipe ${name}`).toBeDefined();
-      const recipe = TOML.parse(await readFile(path.join(BAKERY_HOME, 'recipes', name, 'recipe.toml'), 'utf8')) as { parameters?: Record<string, { type?: string; default?: unknown }> };
+      const recipe = TOML.parse(await readFile(path.join(BUILTIN_DIR, 'recipes', name, 'recipe.toml'), 'utf8')) as { parameters?: Record<string, { type?: string; default?: unknown }> };
       for (const [param, spec] of Object.entries(recipe.parameters ?? {})) {
         const documented = `\`${param}\` (${spec.type ?? 'string'}${spec.default !== undefined ? `, default ${JSON.stringify(spec.default)}` : ''}`;
         expect(row, `${name}.${param}`).toContain(documented);

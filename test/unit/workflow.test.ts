@@ -7,7 +7,8 @@ import { stepTitle } from '../../src/testing/runner.js';
 import { ACTION_NAMES, ACTIONS, defaultTimeout } from '../../src/testing/actions.js';
 import { actionOf, installsOf, loadWorkflows } from '../../src/testing/workflow.js';
 import { loadProject } from '../../src/config/project.js';
-import { BAKERY_HOME } from '../../src/util/paths.js';
+import { BAKERY_HOME, BUILTIN_DIR } from '../../src/util/paths.js';
+import { copyOtaFixture } from '../e2e/ota-setup.js';
 import { tempProject } from '../helpers.js';
 import { mirrorStep } from '../full/mirror.js';
 
@@ -30,10 +31,16 @@ async function problems(toml: string): Promise<string> {
 
 describe('the workflows bakery ships and tests with', () => {
   it.each([
-    ['the repository', BAKERY_HOME],
-    ['the OTA and recovery proof', path.join(BAKERY_HOME, 'test/e2e/ota-project')],
-  ])('%s: the project and its workflows validate', async (_what, dir) => {
-    const project = await loadProject(dir, BAKERY_HOME, {});
+    ['the repository', async () => BAKERY_HOME],
+    ['the OTA and recovery proof', async () => {
+      const dir = await tempProject({});
+      await copyOtaFixture(dir);
+      return dir;
+    }],
+  ])('%s: the project and its workflows validate', async (_what, where) => {
+    const dir = await where();
+    const project = await loadProject(dir, BUILTIN_DIR, {});
+    expect(project.problems).toEqual([]);
     const workflows = await loadWorkflows(path.join(dir, 'tests'), new Set(project.systems.keys()));
     expect(workflows.length).toBeGreaterThan(0);
   });
