@@ -3,9 +3,10 @@
  * manifest, verification with RAUC, refusal of tampered or foreign bundles, the key kept out.
  */
 import { execa } from 'execa';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BAKERY_HOME } from '../../src/util/paths.js';
 import { bakery, tempProject } from '../helpers.js';
 
 const SYSTEM = 'bundled';
@@ -15,10 +16,16 @@ afterAll(async () => {
   await rm(project, { recursive: true, force: true });
 });
 
+/** The repository's demo product (layer `demo`, recipe `demo-app`), which these systems run. */
+async function withDemo(dir: string): Promise<string> {
+  for (const entry of ['layers', 'recipes']) await cp(path.join(BAKERY_HOME, entry), path.join(dir, entry), { recursive: true });
+  return dir;
+}
+
 beforeAll(async () => {
-  project = await tempProject({
+  project = await withDemo(await tempProject({
     'systems.toml': `[systems.${SYSTEM}]\nlayer = "demo"\narchitecture = "amd64"\ntarget = "generic-efi"\nversion = "2.0.0"\n[systems.${SYSTEM}.bundle]\ncompatible = "bakery-test-device"\n`,
-  }, { keep: true });
+  }, { keep: true }));
 });
 
 const out = () => path.join(project, 'build', SYSTEM);
@@ -63,9 +70,9 @@ describe('signing keys and bundles', () => {
     const other = await tempProject({});
     await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=web',
       '-days', '30', '-addext', 'extendedKeyUsage=serverAuth', '-keyout', path.join(other, 'web.key.pem'), '-out', path.join(other, 'web.cert.pem')]);
-    const web = await tempProject({
+    const web = await withDemo(await tempProject({
       'systems.toml': `[systems.web]\nlayer = "demo"\narchitecture = "amd64"\ntarget = "generic-efi"\n[systems.web.bundle]\ncert = "${path.join(other, 'web.cert.pem')}"\nkey = "${path.join(other, 'web.key.pem')}"\n`,
-    });
+    }));
     const r = await bakery(['bake', 'bundle', 'web', '--project', web]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('is not for code signing');
