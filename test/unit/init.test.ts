@@ -21,7 +21,7 @@ describe('bakery init', () => {
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout);
     expect(result).toMatchObject({ ok: true, name: 'my-sensor', template, main: 'my-sensor-amd64' });
-    expect(result.files).toEqual(expect.arrayContaining(['systems.toml', 'layers/my-sensor.toml', 'recipes/my-sensor-app/recipe.toml', 'tests/smoke.toml', 'run-bakery', '.gitignore', 'README.md']));
+    expect(result.files).toEqual(expect.arrayContaining(['systems.toml', 'layers/my-sensor.toml', 'recipes/my-sensor-app/recipe.toml', 'tests/smoke.toml', 'run-bakery', '.gitignore', 'README.md', '.github/workflows/ci.yml', '.gitlab-ci.yml']));
     expect(result.files).not.toContain('template.toml');
     // Nothing left to substitute, anywhere.
     for (const file of result.files) expect(await readFile(path.join(dir, file), 'utf8'), file).not.toContain('@@');
@@ -49,6 +49,26 @@ describe('bakery init', () => {
     // Each is a command bakery knows, with options it takes (its help parses them).
     for (const command of commands) expect((await bakery([...command.filter((w) => !w.startsWith('${')), '--help'])).code, command.join(' ')).toBe(0);
     expect((await bakery(['check', '--project', dir])).code).toBe(0);
+  });
+
+  it.each(['efi', 'uboot'])('template %s: its GitLab CI pipeline passes GitLab\'s schema (gitlab-ci-local) and runs the same bakery commands', async (template) => {
+    const dir = path.join(await tempProject({}), 'box');
+    expect((await bakery(['init', dir, '--template', template])).code).toBe(0);
+    await execa('git', ['init', '-q'], { cwd: dir });
+    const lint = (cwd: string) => execa(path.join(BAKERY_HOME, 'node_modules/.bin/gitlab-ci-local'), ['--list', '--force-shell-executor'], { cwd, reject: false, all: true });
+    const listed = await lint(dir);
+    expect(listed.exitCode, listed.all).toBe(0);
+    expect(listed.all).toContain('json schema validated');
+    expect(listed.all).toMatch(/check[\s\S]*build-image[\s\S]*vm-test/);
+    const gitlab = ciCommands(await readFile(path.join(dir, '.gitlab-ci.yml'), 'utf8'));
+    const github = ciCommands(await readFile(path.join(dir, '.github/workflows/ci.yml'), 'utf8'));
+    const version = (commands: string[][], from: string) => commands.map((c) => c.map((w) => (w === from ? '<tag version>' : w)));
+    expect(version(gitlab, '${CI_COMMIT_TAG#v}')).toEqual(version(github, '${GITHUB_REF_NAME#v}'));
+    // The validator does refuse: a job without a script.
+    await writeFile(path.join(dir, '.gitlab-ci.yml'), `${await readFile(path.join(dir, '.gitlab-ci.yml'), 'utf8')}\nbroken:\n  stage: test\n`);
+    const refused = await lint(dir);
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.all).toContain('broken');
   });
 
   it('refuses a directory that is not empty unless --force, an unknown template, a bad name', async () => {
