@@ -6,7 +6,7 @@ import { RAUC_SEMVER } from '../config/schema.js';
 import { findSystem } from '../engine/system.js';
 import { UsageError } from '../errors.js';
 import { runAllCleanups } from '../util/cleanup.js';
-import { buildImage, planImageBuild, type PlannedImage } from './image.js';
+import { buildImage, planImageBuild, type BuiltImage, type PlannedImage } from './image.js';
 import { openWorker, type BuildSession } from './session.js';
 
 export interface BundleOptions {
@@ -29,13 +29,14 @@ export async function planBundleBuild(session: BuildSession, systemName: string,
   return { system: systemName, compatible: system.bundle.compatible ?? system.name, version, cert: keys.cert, image: await planImageBuild(session, systemName) };
 }
 
-export async function buildSystemBundle(session: BuildSession, systemName: string, options: BundleOptions): Promise<BundleResult> {
+/** The bundle, and the image it was made from (built first, or found up to date). */
+export async function buildSystemBundle(session: BuildSession, systemName: string, options: BundleOptions): Promise<BundleResult & { image: BuiltImage }> {
   const { project } = session;
   const { system, keys, version } = await checkBundle(session, systemName, options);
   const image = await buildImage(session, systemName);
   const executor = await openWorker(session, [path.dirname(keys.key), path.dirname(keys.cert)]);
   try {
-    return await buildBundle(executor, system, image, keys, { version, compress: options.compress, sourceDateEpoch: project.sourceDateEpoch });
+    return { ...(await buildBundle(executor, system, image, keys, { version, compress: options.compress, sourceDateEpoch: project.sourceDateEpoch })), image };
   } finally {
     await runAllCleanups();
   }

@@ -1,4 +1,5 @@
 /** Use case: plan (`--dry-run`) or build a system's provisioning image, with the layers under it. */
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { keyringForBuild, plannedKeyring } from '../bundle/keys.js';
 import type { System } from '../config/project.js';
@@ -6,7 +7,12 @@ import type { Target } from '../config/target.js';
 import { layerTasks, snapshotKeys, type LayerResult, type SnapshotResult } from '../engine/build-layer.js';
 import { LayerCache } from '../engine/cache.js';
 import { LogDir } from '../engine/logs.js';
-import { findSystem, planSystem } from '../engine/system.js';
+import { ROOTFS_TOOL } from '../engine/steps.js';
+import { findSystem, planSystem, type SystemPlan } from '../engine/system.js';
+import { UserError } from '../errors.js';
+import { ExecFailed, type Executor } from '../executor/executor.js';
+import { LOCK_FILE, lockedSystem, lockEntry, lockMismatches, mirrorDrift, parseMirrorIndex, refuseDrift, writeLockEntry, type LockedSystem } from '../sbom/lock.js';
+import { systemPackages } from '../sbom/packages.js';
 import { predictToolsId } from '../executor/open.js';
 import { imageTasks, type ImageBuild } from '../image/build-image.js';
 import { planLayout, type DiskLayout } from '../image/layout.js';
@@ -82,6 +88,33 @@ export interface BuiltImage extends ImageBuild {
   layers: { layer: string; key: string; status: string; snapshots: SnapshotResult[] }[];
 }
 
+/**
+ * With --locked, before anything is built: when a layer must be built (not in the cache), the
+ * versions the mirror offers now are compared with the lock, so a moved mirror fails in seconds.
+ */
+async function refuseMirrorDrift(session: BuildSession, executor: Executor, cache: LayerCache, plan: SystemPlan, locked: LockedSystem): Promise<void> {
+  const toBuild: string[] = [];
+  for (const l of plan.layers) if (toBuild.length || !(await cache.lookup(l.key, false))) toBuild.push(l.name);
+  const bootstrap = plan.layers[0]?.bootstrap;
+  if (toBuild.length === 0 || !bootstrap) return;
+  const index = cache.tempDerived('mirror-index', 'tsv');
+  let output = '';
+  try {
+    await executor.exec([ROOTFS_TOOL, 'mirror-index', index, plan.system.architecture, bootstrap.suite, bootstrap.components.join(','), session.mirror ?? bootstrap.mirror ?? ''], {
+      output: (chunk) => (output += chunk.toString()),
+    });
+    const drift = mirrorDrift(locked, toBuild, parseMirrorIndex(await readFile(index, 'utf8')));
+    if (drift.length) refuseDrift(`the mirror now offers other versions than ${LOCK_FILE} holds for the layers to build (${toBuild.join(', ')})`, drift, session.project.dir);
+  } catch (err) {
+    if (err instanceof ExecFailed) {
+      throw new UserError(`--locked: could not read the mirror's package index (${bootstrap.suite}, ${plan.system.architecture}):\n${output.trim().split('\n').slice(-5).join('\n')}`);
+    }
+    throw err;
+  } finally {
+    await rm(index, { force: true });
+  }
+}
+
 /** Builds (or finds up to date) the system's image; `bundle` and `test` start from it too. */
 export async function buildImage(session: BuildSession, systemName: string): Promise<BuiltImage> {
   const { project } = session;
@@ -97,9 +130,20 @@ export async function buildImage(session: BuildSession, systemName: string): Pro
   const env = { project, executor, cache, logs, mirror: session.mirror, system: systemName };
   const image: Partial<ImageBuild> = {};
   let imageStarted = 0;
+  const locked = session.locked ? await lockedSystem(project.dir, systemName) : undefined;
+  if (locked) await refuseMirrorDrift(session, executor, cache, plan, locked);
   try {
     await session.runTasks([
       ...layerTasks(env, plan.layers, results),
+      ...(locked
+        ? [{
+            title: `packages match ${LOCK_FILE}`,
+            run: async () => {
+              const drift = lockMismatches(locked, await systemPackages(cache, plan.layers));
+              if (drift.length) refuseDrift(`the built layers hold other packages than ${LOCK_FILE}`, drift, project.dir);
+            },
+          }]
+        : []),
       {
         title: `image ${systemName}`,
         run: async () => {
@@ -112,6 +156,10 @@ export async function buildImage(session: BuildSession, systemName: string): Pro
     await runAllCleanups();
   }
   const imageSeconds = (Date.now() - imageStarted) / 1000;
+  // Every build records what it installed; a locked one was checked against it instead.
+  if (!locked && image.info) {
+    await writeLockEntry(project.dir, cache, systemName, lockEntry(system.architecture, plan.layers.map((l) => l.name), image.info.packages));
+  }
   await enforceCacheCap(project, cache, snapshotKeys(plan.layers), session.env);
   return {
     ...(image as ImageBuild),

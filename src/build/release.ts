@@ -1,13 +1,13 @@
 /**
  * Use case: a release — for each system its image (with bmap and compressed copy when the system
- * makes one), its signed bundle and release manifest, gathered in build/release/<version>/ with one
+ * makes one), its signed bundle and release manifest, the SBOMs of both, gathered in build/release/<version>/ with one
  * SHA256SUMS over everything. Keys and versions of every system are checked before any build; a
  * release whose images, version and certificate have not changed is left as it is.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { copyFile, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { sha256File } from '../engine/hash.js';
 import { findBootFlow } from '../targets/registry.js';
 import { UsageError } from '../errors.js';
 import { buildSystemBundle, checkBundle } from './bundle.js';
@@ -27,12 +27,6 @@ export interface Release {
   /** True when the release was there already, made from the same images, version and certificates. */
   upToDate: boolean;
   systems: { system: string; compatible: string; imageKey: string; files: ReleaseFile[] }[];
-}
-
-async function sha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** A hard link where the file system allows one (images are large), else a copy. */
@@ -58,12 +52,12 @@ export async function buildRelease(session: BuildSession, systemNames: string[],
   const inputs = [];
   for (const c of checked) {
     const image = await buildImage(session, c.system.name);
-    inputs.push({ system: c.system.name, imageKey: image.key, cert: await sha256(c.keys.cert) });
+    inputs.push({ system: c.system.name, imageKey: image.key, cert: await sha256File(c.keys.cert) });
   }
   const stampFile = path.join(dir, 'release.json');
   if (existsSync(stampFile)) {
-    const previous = JSON.parse(await readFile(stampFile, 'utf8')) as Release & { inputs: unknown };
-    if (JSON.stringify(previous.inputs) === JSON.stringify(inputs)) return { ...previous, dir, sums: path.join(dir, 'SHA256SUMS'), upToDate: true };
+    const { inputs: before, ...previous } = JSON.parse(await readFile(stampFile, 'utf8')) as Release & { inputs: unknown };
+    if (JSON.stringify(before) === JSON.stringify(inputs)) return { ...previous, dir, sums: path.join(dir, 'SHA256SUMS'), upToDate: true };
   }
 
   // Made beside the final directory, then moved into place: never half a release under its name.
@@ -72,16 +66,20 @@ export async function buildRelease(session: BuildSession, systemNames: string[],
   const systems: Release['systems'] = [];
   try {
     for (const c of checked) {
+      // The images were built above: here they are found up to date.
       const built = await buildSystemBundle(session, c.system.name, { version, compress: true });
-      const image = await buildImage(session, c.system.name);
+      const { image } = built;
       const target = path.join(work, c.system.name);
       await mkdir(target, { recursive: true });
-      const sources = [image.outputs.image, image.outputs.bmap, image.outputs.compressed, image.outputs.buildInfo, built.bundle, built.manifest].filter((f): f is string => Boolean(f));
+      const sources = [
+        image.outputs.image, image.outputs.bmap, image.outputs.compressed, image.outputs.buildInfo, image.outputs.spdx, image.outputs.cyclonedx,
+        built.bundle, built.manifest, built.sboms.spdx, built.sboms.cyclonedx,
+      ].filter((f): f is string => Boolean(f));
       const files: ReleaseFile[] = [];
       for (const source of sources) {
         const rel = path.join(c.system.name, path.basename(source));
         await place(source, path.join(work, rel));
-        files.push({ file: rel, size: (await stat(source)).size, sha256: await sha256(source) });
+        files.push({ file: rel, size: (await stat(source)).size, sha256: await sha256File(source) });
       }
       systems.push({ system: c.system.name, compatible: built.release.compatible, imageKey: image.key, files });
     }

@@ -16,6 +16,8 @@ export interface BuildSession {
   executor: ExecutorChoice;
   /** The apt mirror for every layer (BAKERY_MIRROR), overriding layer files. */
   mirror?: string;
+  /** Refuse to build packages other than the project's bakery.lock holds (`--locked`). */
+  locked?: boolean;
   /** The environment keys and caps are read from (BAKERY_SIGNING_KEY, BAKERY_CACHE_MAX_SIZE). */
   env: NodeJS.ProcessEnv;
   /** A line the user should see (what the worker is, a key that was made, a VM that started). */

@@ -2,8 +2,7 @@
  * `bake bundle`: a signed RAUC bundle (verity format) whose rootfs image is the very slot image
  * of the provisioning image (same layer, same bytes), and a release manifest beside it.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -11,6 +10,8 @@ import type { Executor } from '../executor/executor.js';
 import { IMAGE_TOOL, type ImageBuild } from '../image/build-image.js';
 import { UserError } from '../errors.js';
 import { ROOTFS_TOOL } from '../engine/steps.js';
+import { sha256File } from '../engine/hash.js';
+import { writeSboms, type SbomFiles } from '../sbom/documents.js';
 import { onCleanup } from '../util/cleanup.js';
 import type { System } from '../config/project.js';
 import type { SigningPair } from './keys.js';
@@ -23,12 +24,8 @@ export interface ReleaseManifest {
   built: string;
   imageKey: string;
   layers: { name: string; key: string }[];
-}
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  /** The bundle's SBOMs (beside it): the packages of the slot image it installs. */
+  sboms: { spdx: string; cyclonedx: string };
 }
 
 export function raucManifest(o: { compatible: string; version: string; build: string; description: string }): string {
@@ -39,6 +36,7 @@ export interface BundleResult {
   bundle: string;
   manifest: string;
   release: ReleaseManifest;
+  sboms: SbomFiles;
 }
 
 export async function buildBundle(
@@ -68,18 +66,24 @@ export async function buildBundle(
   const bundle = path.join(out, 'system.raucb');
   const manifest = path.join(out, 'system.raucb.json');
   const size = (await stat(tmpBundle)).size;
+  const sha256 = await sha256File(tmpBundle);
+  const info = image.info!;
   const release: ReleaseManifest = {
     system: system.name,
     compatible,
     version: options.version,
-    bundle: { file: 'system.raucb', sha256: await sha256File(tmpBundle), size, format: 'verity' },
+    bundle: { file: 'system.raucb', sha256, size, format: 'verity' },
     built: new Date().toISOString(),
     imageKey: image.key,
-    layers: image.info?.layers ?? [],
+    layers: info.layers,
+    sboms: { spdx: 'system.raucb.spdx.json', cyclonedx: 'system.raucb.cdx.json' },
   };
   await rename(tmpBundle, bundle);
+  // The bundle installs the image's slot: its SBOM names the same packages.
+  const subject = { file: 'system.raucb', sha256, kind: 'bundle' as const, system: system.name, version: options.version, architecture: system.architecture, sourceDateEpoch: options.sourceDateEpoch };
+  const sboms = await writeSboms(bundle, subject, info.packages);
   const tmpManifest = path.join(work, 'release.json');
   await writeFile(tmpManifest, `${JSON.stringify(release, null, 2)}\n`);
   await rename(tmpManifest, manifest);
-  return { bundle, manifest, release };
+  return { bundle, manifest, release, sboms };
 }

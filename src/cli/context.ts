@@ -13,12 +13,13 @@ export async function projectFor(args: GlobalArgs, io: CliIO): Promise<Project> 
 }
 
 /** The build runtime of a command: notes on stderr (none with --json), details with --debug, listr2 progress. */
-export async function sessionFor(args: GlobalArgs & { executor?: string }, io: CliIO): Promise<BuildSession> {
+export async function sessionFor(args: GlobalArgs & { executor?: string; locked?: boolean }, io: CliIO): Promise<BuildSession> {
   const mirror = io.env.BAKERY_MIRROR?.trim();
   return {
     project: await projectFor(args, io),
     executor: (args.executor ?? 'auto') as ExecutorChoice,
     mirror: mirror ? mirror : undefined,
+    locked: args.locked === true,
     env: io.env,
     note: (line) => {
       if (!args.json) io.stderr.write(`${line}\n`);

@@ -2,6 +2,7 @@
 import type { CommandDefinition } from './command.js';
 
 const EXECUTOR = { type: 'string', choices: ['auto', 'docker', 'local'], default: 'auto', describe: 'where privileged steps run' } as const;
+const LOCKED = { type: 'boolean', default: false, describe: 'refuse to build other Debian package versions than bakery.lock holds (checked against the mirror before building)' } as const;
 const ACCEL = { type: 'string', choices: ['auto', 'kvm', 'tcg'], default: 'auto', describe: 'VM acceleration: auto probes KVM and falls back to TCG' } as const;
 
 /** Descriptions of command groups ("bake", "cache"). */
@@ -30,10 +31,11 @@ export const COMMANDS: CommandDefinition[] = [
   },
   {
     path: 'bake image',
-    describe: 'build a system\'s provisioning image: build/<system>/system.img (+ .bmap, build-info.json)',
+    describe: 'build a system\'s provisioning image: build/<system>/system.img (+ .bmap, build-info.json, SBOMs), its packages recorded in bakery.lock',
     positionals: { system: { type: 'string', describe: 'system name from systems.toml', demandOption: true } },
     options: {
       executor: EXECUTOR,
+      locked: LOCKED,
       'dry-run': { type: 'boolean', default: false, describe: 'print the layer plan and stop' },
     },
     examples: [['$0 bake image demo-efi-amd64', 'build the demo image']],
@@ -41,10 +43,11 @@ export const COMMANDS: CommandDefinition[] = [
   },
   {
     path: 'bake bundle',
-    describe: 'build a signed RAUC update bundle (build/<system>/system.raucb) and its release manifest',
+    describe: 'build a signed RAUC update bundle (build/<system>/system.raucb), its release manifest and SBOMs',
     positionals: { system: { type: 'string', describe: 'system name', demandOption: true } },
     options: {
       executor: EXECUTOR,
+      locked: LOCKED,
       'bundle-version': { type: 'string', describe: 'the bundle\'s version (default: the system\'s version)' },
       'dry-run': { type: 'boolean', default: false, describe: 'check keys, version and image as the build would, print the plan and stop' },
       'without-compression': { type: 'boolean', default: false, describe: 'skip squashfs compression (fast local iteration)' },
@@ -53,14 +56,25 @@ export const COMMANDS: CommandDefinition[] = [
   },
   {
     path: 'bake release',
-    describe: 'a release: each system\'s image, bmap, bundle and manifest in build/release/<version>/ with SHA256SUMS',
+    describe: 'a release: each system\'s image, bmap, bundle, manifest and SBOMs in build/release/<version>/ with SHA256SUMS',
     positionals: { systems: { type: 'string', array: true, describe: 'systems to release (default: every system that can be built)' } },
     options: {
       executor: EXECUTOR,
+      locked: LOCKED,
       'bundle-version': { type: 'string', describe: 'the release\'s version (default: the systems\' version)' },
     },
-    examples: [['BAKERY_SIGNING_KEY=/run/secrets/key.pem $0 bake release --json', 'in CI: the release, described on stdout']],
+    examples: [['BAKERY_SIGNING_KEY=/run/secrets/key.pem $0 bake release --locked --json', 'in CI: the release of the committed package set, described on stdout']],
     load: () => import('./commands/bake-release.js'),
+  },
+  {
+    path: 'diff',
+    describe: 'what changed between two builds: packages added, removed, upgraded per layer, layers rebuilt',
+    positionals: {
+      from: { type: 'string', describe: 'the older build: a build-info.json, build/<system>, or a release directory', demandOption: true },
+      to: { type: 'string', describe: 'the newer build, the same way', demandOption: true },
+    },
+    examples: [['$0 diff build/release/1.0.0 build/release/1.1.0', 'the package changes of a release, per system']],
+    load: () => import('./commands/diff.js'),
   },
   {
     path: 'keys generate',

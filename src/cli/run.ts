@@ -2,19 +2,13 @@
  * The CLI shell: parses arguments with yargs against the command registry, runs the chosen
  * command, and is the one place that turns errors into messages and exit codes.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { asIoError, ConfigError, displayKey, InterruptedError, StepError, UsageError, UserError } from '../errors.js';
 import { runAllCleanups } from '../util/cleanup.js';
-import { BAKERY_HOME } from '../util/paths.js';
+import { bakeryVersion } from '../util/paths.js';
 import { EXIT_CODE, GLOBAL_OPTIONS, type CommandDefinition } from './command.js';
 import type { CliIO } from './io.js';
 import { COMMANDS, GROUPS } from './registry.js';
-
-export function bakeryVersion(): string {
-  return (JSON.parse(readFileSync(path.join(BAKERY_HOME, 'package.json'), 'utf8')) as { version: string }).version;
-}
 
 interface Chosen {
   def: CommandDefinition;

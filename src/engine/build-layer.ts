@@ -3,10 +3,12 @@
  * the cache or built in the worker — mounted as an overlay over the snapshots below it, the
  * step run in the merged root, the overlay's upper directory committed as the snapshot.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Project } from '../config/project.js';
 import { StepError, UserError } from '../errors.js';
 import { ExecFailed, type Executor } from '../executor/executor.js';
+import { inheritChecksums, parseInventory, readPackages, recordPackages } from '../sbom/packages.js';
 import { onCleanup } from '../util/cleanup.js';
 import type { CacheEntry, LayerCache } from './cache.js';
 import { tailOf, type LogDir } from './logs.js';
@@ -190,8 +192,15 @@ async function buildSnapshot(
     return [];
   }
   if (snapshot.step === 'finish') {
+    // The package record first: `finish` drops apt's lists, which know each .deb's checksum.
+    const inventory = path.join(workDir, 'packages.tsv');
+    await run(ctx, 'inventory', [ROOTFS_TOOL, 'inventory', rootfs, inventory]);
+    const below = plan.parentKey ? ((await readPackages(env.cache, plan.parentKey)) ?? []) : [];
+    const packages = inheritChecksums(parseInventory(await readFile(inventory, 'utf8')), below);
     await run(ctx, 'finish', [ROOTFS_TOOL, 'finish', rootfs]);
     const measured = /content-bytes (\d+)/.exec(await run(ctx, 'measure', [ROOTFS_TOOL, 'measure', rootfs]));
+    // Recorded before the snapshot is committed: a layer in the cache always has its record.
+    await recordPackages(env.cache, snapshot.key, packages);
     await seal(measured ? Number(measured[1]) : undefined);
     return [];
   }

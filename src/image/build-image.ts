@@ -12,7 +12,9 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { runStep, type LayerBuildEnv, type LayerResult } from '../engine/build-layer.js';
-import { canonicalJson, hashTree, sha256 } from '../engine/hash.js';
+import { canonicalJson, hashTree, sha256, sha256File } from '../engine/hash.js';
+import { sbomPaths, writeSboms, type SbomPackage } from '../sbom/documents.js';
+import { systemPackages } from '../sbom/packages.js';
 import type { SystemPlan } from '../engine/system.js';
 import type { Task, TaskContext } from '../engine/tasks.js';
 import { ROOTFS_TOOL } from '../engine/steps.js';
@@ -30,6 +32,9 @@ export interface ImageOutputs {
   bmap: string;
   compressed?: string;
   buildInfo: string;
+  /** SBOMs of the image (SPDX, CycloneDX). */
+  spdx: string;
+  cyclonedx: string;
 }
 
 export interface BuildInfo {
@@ -42,6 +47,10 @@ export interface BuildInfo {
   image: { file: string; size: number; table: string; partitions: { number: number; name: string; role: string; start: number; size: number }[] };
   sourceDateEpoch: number;
   tools: string;
+  /** sha256 of system.img. */
+  sha256: string;
+  /** Every Debian package of the root filesystem, with the layer that installed it. */
+  packages: SbomPackage[];
 }
 
 export function imageOutputs(buildDir: string, system: string, compress: string): ImageOutputs {
@@ -52,6 +61,7 @@ export function imageOutputs(buildDir: string, system: string, compress: string)
     bmap: path.join(dir, 'system.img.bmap'),
     compressed: compress === 'none' ? undefined : path.join(dir, `system.img.${compress === 'zstd' ? 'zst' : 'xz'}`),
     buildInfo: path.join(dir, 'build-info.json'),
+    ...sbomPaths(path.join(dir, 'system.img')),
   };
 }
 
@@ -109,7 +119,8 @@ async function slotKey(slot: { size: number; fsId?: string; hashSeed?: string; l
 export async function upToDate(outputs: ImageOutputs, key: string): Promise<BuildInfo | undefined> {
   try {
     const info = JSON.parse(await readFile(outputs.buildInfo, 'utf8')) as BuildInfo;
-    if (info.imageKey !== key || !existsSync(outputs.image) || !existsSync(outputs.bmap)) return undefined;
+    if (info.imageKey !== key || !info.packages) return undefined;
+    if (![outputs.image, outputs.bmap, outputs.spdx, outputs.cyclonedx].every((f) => existsSync(f))) return undefined;
     if (outputs.compressed && !existsSync(outputs.compressed)) return undefined;
     return info;
   } catch {
@@ -246,8 +257,11 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsLayer: La
             ? [{ title: `compress (${system.image.compress})`, run: (c: Parameters<Task['run']>[0]) => runStep(env, c, where('compress'), [IMAGE_TOOL, 'compress', tmp.image, system.image.compress, tmp.compressed], vars) }]
             : []),
           {
-            title: 'write outputs',
-            run: async () => {
+            title: 'write outputs (SBOMs, build info)',
+            run: async (c) => {
+              const sbomStarted = Date.now();
+              const packages = await systemPackages(env.cache, plan.layers.map((l) => ({ name: l.name, key: l.key })));
+              const imageSha256 = await sha256File(tmp.image);
               const info: BuildInfo = {
                 system: system.name,
                 version: system.version,
@@ -263,11 +277,16 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsLayer: La
                 },
                 sourceDateEpoch: plan.rootfs.sourceDateEpoch,
                 tools: env.executor.toolsId,
+                sha256: imageSha256,
+                packages,
               };
               // Outputs appear under their final names only when complete; build info last.
               await rename(tmp.image, outputs.image);
               await rename(tmp.bmap, outputs.bmap);
               if (outputs.compressed) await rename(tmp.compressed, outputs.compressed);
+              const subject = { file: 'system.img', sha256: imageSha256, kind: 'image' as const, system: system.name, version: system.version, architecture: system.architecture, sourceDateEpoch: plan.rootfs.sourceDateEpoch };
+              await writeSboms(outputs.image, subject, packages);
+              c.output(`SBOMs: ${packages.length} packages, made in ${((Date.now() - sbomStarted) / 1000).toFixed(1)} s\n`);
               const infoTmp = path.join(work, 'build-info.json');
               await writeFile(infoTmp, `${JSON.stringify(info, null, 2)}\n`);
               await rename(infoTmp, outputs.buildInfo);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,3 +16,8 @@ export const BAKERY_HOME = path.resolve(path.dirname(fileURLToPath(import.meta.u
  * use. The repository's demo product is a project of its own (the repository root), not a built-in.
  */
 export const BUILTIN_DIR = path.join(BAKERY_HOME, 'builtin');
+
+/** This bakery's version (its package.json). */
+export function bakeryVersion(): string {
+  return (JSON.parse(readFileSync(path.join(BAKERY_HOME, 'package.json'), 'utf8')) as { version: string }).version;
+}

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BAKERY_HOME } from '../../src/util/paths.js';
 import { bakery, tempProject } from '../helpers.js';
+import { cycloneDxProblems, spdxProblems } from '../sbom-checks.js';
 
 const SYSTEM = 'bundled';
 let project: string;
@@ -113,6 +114,21 @@ describe('signing keys and bundles', () => {
     const digest = /RAUC_IMAGE_DIGEST_0='([0-9a-f]+)'/.exec(info)![1];
     const { stdout: slotSha } = await execa('sh', ['-c', `dd if=${path.join(out(), 'system.img')} bs=1M skip=${slot.start / 2 ** 20} count=${slot.size / 2 ** 20} status=none | sha256sum`]);
     expect(slotSha.split(' ')[0]).toBe(digest);
+  });
+
+  it('the bundle\'s SBOMs validate, name the bundle by its checksum and the same packages as its slot image', async () => {
+    const release = JSON.parse(await readFile(path.join(out(), 'system.raucb.json'), 'utf8'));
+    expect(release.sboms).toEqual({ spdx: 'system.raucb.spdx.json', cyclonedx: 'system.raucb.cdx.json' });
+    const spdx = JSON.parse(await readFile(path.join(out(), release.sboms.spdx), 'utf8'));
+    const cdx = JSON.parse(await readFile(path.join(out(), release.sboms.cyclonedx), 'utf8'));
+    expect(spdxProblems(spdx)).toEqual([]);
+    expect(await cycloneDxProblems(cdx)).toEqual([]);
+    expect(spdx.packages[0]).toMatchObject({ name: 'system.raucb', checksums: [{ algorithm: 'SHA256', checksumValue: release.bundle.sha256 }] });
+    expect(cdx.metadata.component.hashes).toEqual([{ alg: 'SHA-256', content: release.bundle.sha256 }]);
+    const imageCdx = JSON.parse(await readFile(path.join(out(), 'system.img.cdx.json'), 'utf8'));
+    const purls = (doc: { components: { purl: string }[] }) => doc.components.map((c) => c.purl);
+    expect(purls(cdx).length).toBeGreaterThan(100);
+    expect(purls(cdx)).toEqual(purls(imageCdx));
   });
 
   // A flipped payload byte is dm-verity's to catch when a device installs the bundle; here the

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BAKERY_HOME, BUILTIN_DIR } from '../../src/util/paths.js';
 import { bakery } from '../helpers.js';
+import { cycloneDxProblems, spdxProblems } from '../sbom-checks.js';
 import { TestVm } from './vm.js';
 
 const SYSTEM = 'demo-efi-amd64';
@@ -129,6 +130,78 @@ describe(`${SYSTEM}: image structure`, () => {
     const again = await bakery(['bake', 'image', SYSTEM, '--json', '--project', BAKERY_HOME]);
     expect(again.code).toBe(0);
     expect(await sha256(IMAGE)).toBe(first);
+  });
+});
+
+describe(`${SYSTEM}: supply chain records`, () => {
+  it('SBOMs (SPDX 2.3, CycloneDX 1.6) validate and list exactly the packages dpkg reports in slot A, each with its .deb\'s checksum', async () => {
+    const spdx = JSON.parse(await readFile(`${IMAGE}.spdx.json`, 'utf8'));
+    const cdx = JSON.parse(await readFile(`${IMAGE}.cdx.json`, 'utf8'));
+    expect(spdxProblems(spdx)).toEqual([]);
+    expect(await cycloneDxProblems(cdx)).toEqual([]);
+    const imageSha = await sha256(IMAGE);
+    expect(spdx.packages[0]).toMatchObject({ name: 'system.img', checksums: [{ algorithm: 'SHA256', checksumValue: imageSha }] });
+    expect(cdx.metadata.component.hashes).toEqual([{ alg: 'SHA-256', content: imageSha }]);
+    // dpkg's own database in the slot, read with debugfs from the image's partition.
+    const slot = await extract('rootfsA');
+    const status = (await execa('debugfs', ['-R', 'cat /var/lib/dpkg/status', slot])).stdout;
+    const installed = status.split('\n\n').filter((s) => /^Status: install ok installed$/m.test(s))
+      .map((s) => `${/^Package: (.+)$/m.exec(s)![1]} ${/^Version: (.+)$/m.exec(s)![1]} ${/^Architecture: (.+)$/m.exec(s)![1]}`).sort();
+    expect(installed.length).toBeGreaterThan(100);
+    const debs = spdx.packages.slice(1) as { name: string; versionInfo: string; checksums?: unknown[]; externalRefs: { referenceLocator: string }[] }[];
+    expect(debs.map((p) => `${p.name} ${p.versionInfo} ${/arch=([^&]+)/.exec(p.externalRefs[0]!.referenceLocator)![1]}`).sort()).toEqual(installed);
+    expect(cdx.components.map((c: { name: string; version: string }) => `${c.name} ${c.version}`).sort()).toEqual(installed.map((l) => l.split(' ').slice(0, 2).join(' ')).sort());
+    // Every package came from the mirror through apt: its .deb's checksum is known.
+    expect(debs.filter((p) => !p.checksums).map((p) => p.name)).toEqual([]);
+  });
+
+  it('bakery.lock holds the build\'s packages; --locked builds with it and refuses another version, naming it', async () => {
+    const lock = JSON.parse(await readFile(path.join(BAKERY_HOME, 'bakery.lock'), 'utf8'));
+    const entry = lock.systems[SYSTEM] as { layers: { layer: string; packages: { name: string; version: string }[] }[] };
+    const info = JSON.parse(await readFile(path.join(OUT, 'build-info.json'), 'utf8'));
+    expect(entry.layers.flatMap((l) => l.packages).length).toBe(info.packages.length);
+    const dir = await mkdtemp(path.join(tmpdir(), 'bakery-lock-'));
+    try {
+      for (const entry of ['keys', 'layers', 'recipes', 'systems.toml', 'bakery.lock']) await cp(path.join(BAKERY_HOME, entry), path.join(dir, entry), { recursive: true });
+      const ok = await bakery(['bake', 'image', SYSTEM, '--locked', '--json', '--project', dir]);
+      expect(ok.code, ok.stderr).toBe(0);
+      // A package of the platform layer (cached) at another version: found once the layers are there.
+      const base = entry.layers[0]!.packages.find((p) => p.name === 'base-files')!;
+      const edited = (await readFile(path.join(dir, 'bakery.lock'), 'utf8')).replace(`"name":"base-files","architecture":"amd64","version":"${base.version}"`, '"name":"base-files","architecture":"amd64","version":"1.0"');
+      await writeFile(path.join(dir, 'bakery.lock'), edited);
+      const refused = await bakery(['bake', 'image', SYSTEM, '--locked', '--project', dir]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`base-files:amd64 (layer debian-trixie): locked 1.0, now ${base.version}`);
+      // A layer to build (a recipe changed): the mirror is asked first, and nothing is built.
+      await writeFile(path.join(dir, 'recipes', 'demo-app', 'steps', 'enable.sh'), `${await readFile(path.join(dir, 'recipes', 'demo-app', 'steps', 'enable.sh'), 'utf8')}\n# changed\n`);
+      const ssh = entry.layers.at(-1)!.packages.find((p) => p.name === 'openssh-server')!;
+      await writeFile(path.join(dir, 'bakery.lock'), edited.replace(`"name":"openssh-server","architecture":"amd64","version":"${ssh.version}"`, '"name":"openssh-server","architecture":"amd64","version":"1:1.0p1-1"'));
+      const early = await bakery(['bake', 'image', SYSTEM, '--locked', '--json', '--project', dir]);
+      expect(early.code).toBe(1);
+      const message = JSON.parse(early.stdout).error.message as string;
+      expect(message).toContain('the mirror now offers other versions');
+      expect(message).toContain(`openssh-server:amd64 (layer ${SYSTEM}): locked 1:1.0p1-1, now ${ssh.version}`);
+      const dry = await bakery(['bake', 'image', SYSTEM, '--dry-run', '--json', '--project', dir]);
+      expect((JSON.parse(dry.stdout) as { plan: { cached: boolean }[] }).plan.map((l) => l.cached)).toEqual([true, false]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('bakery diff: a package at another version shows as upgraded in its layer', async () => {
+    const info = JSON.parse(await readFile(path.join(OUT, 'build-info.json'), 'utf8'));
+    const older = structuredClone(info);
+    const bash = older.packages.find((p: { name: string }) => p.name === 'bash');
+    bash.version = '5.0-1';
+    older.version = '0.9.0';
+    const file = path.join(scratch, 'older-build-info.json');
+    await writeFile(file, JSON.stringify(older));
+    const r = await bakery(['diff', file, OUT]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`${SYSTEM}: 0.9.0 → ${info.version}`);
+    expect(r.stdout).toContain(`    ↑ bash:amd64 5.0-1 → ${info.packages.find((p: { name: string }) => p.name === 'bash').version}`);
+    const same = await bakery(['diff', OUT, path.join(OUT, 'build-info.json'), '--json']);
+    expect(JSON.parse(same.stdout).systems[0].identical).toBe(true);
   });
 });
 

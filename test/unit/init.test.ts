@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bakeryVersion } from '../../src/cli/run.js';
+import { bakeryVersion } from '../../src/util/paths.js';
 import { BAKERY_HOME } from '../../src/util/paths.js';
 import { bakery, tempProject } from '../helpers.js';
 import { ciCommands } from '../ci-commands.js';

@@ -13,6 +13,6 @@ export async function run({ args, io }: CommandRun<Args>) {
   }
   const result = await buildSystemBundle(await sessionFor(args, io), args.system, { version: args['bundle-version'], compress: !args['without-compression'] });
   const { release } = result;
-  if (!args.json) io.stdout.write(`${result.bundle}\n${result.manifest}\n  compatible ${release.compatible}, version ${release.version}, ${release.bundle.size} bytes, sha256 ${release.bundle.sha256}\n`);
+  if (!args.json) io.stdout.write(`${result.bundle}\n${result.manifest}\n  compatible ${release.compatible}, version ${release.version}, ${release.bundle.size} bytes, sha256 ${release.bundle.sha256}\n  SBOMs: ${result.sboms.spdx}, ${result.sboms.cyclonedx}\n`);
   return release;
 }

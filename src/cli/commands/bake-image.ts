@@ -20,6 +20,8 @@ export async function run({ args, io }: CommandRun<Args>) {
     bmap: built.outputs.bmap,
     compressed: built.outputs.compressed,
     buildInfo: built.outputs.buildInfo,
+    sboms: { spdx: built.outputs.spdx, cyclonedx: built.outputs.cyclonedx },
+    packages: built.info?.packages.length,
     size: built.layout.size,
     layers: built.layers,
     /** Seconds of the image stage (partition images, table, bmap); the layers' are in their snapshots. */
@@ -28,6 +30,7 @@ export async function run({ args, io }: CommandRun<Args>) {
   };
   if (!args.json) {
     io.stdout.write(`${built.outputs.image}\n`);
+    io.stdout.write(`  SBOMs (${out.packages} packages): ${built.outputs.spdx}, ${built.outputs.cyclonedx}\n`);
     for (const p of out.partitions) io.stdout.write(`  ${String(p.number).padStart(2)}  ${p.name.padEnd(10)} ${p.role.padEnd(9)} ${String(Math.round(p.size / 2 ** 20)).padStart(6)} MiB\n`);
   }
   return out;

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { initProject, listTemplates } from '../../templates/init.js';
 import { BAKERY_HOME } from '../../util/paths.js';
 import type { CommandRun } from '../command.js';
-import { bakeryVersion } from '../run.js';
+import { bakeryVersion } from '../../util/paths.js';
 
 type Args = { dir?: string; template: string; name?: string; force: boolean; list: boolean };
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 set -eu
-apt-get clean
-rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/lib/dpkg/*-old /var/log/apt/* /var/log/dpkg.log
+# apt's package cache and lists never reach the image: the layer's finish drops them, after the
+# package record (SBOM, lock) has read the lists' checksums.
+rm -rf /var/cache/debconf/*-old /var/lib/dpkg/*-old /var/log/apt/* /var/log/dpkg.log
 if [ "$RECIPE_PARAM_DOCS" = true ]; then
   find /usr/share/doc -mindepth 1 -not -name copyright -not -type d -delete 2>/dev/null || true
   find /usr/share/doc -mindepth 1 -type d -empty -delete 2>/dev/null || true
