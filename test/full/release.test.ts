@@ -1,5 +1,5 @@
 /**
- * Full suite: `bake release` of the demo — image, bmap, bundle and manifests in
+ * Full suite: `bake release` of the demo — image, bmap, bundle, manifests and SBOMs in
  * build/release/<version>/, every file in SHA256SUMS as listed (checked by sha256sum itself), the
  * manifest's bundle hash the bundle's; a second release of the unchanged tree changes nothing.
  */
@@ -23,7 +23,8 @@ describe('bake release', () => {
     expect(release).toMatchObject({ ok: true, version: '1.0.0', upToDate: false });
     expect(release.dir).toBe(path.join(BAKERY_HOME, 'build/release/1.0.0'));
     const files = release.systems[0].files.map((f: { file: string }) => f.file);
-    expect(files).toEqual(expect.arrayContaining([`${SYSTEM}/system.img`, `${SYSTEM}/system.img.bmap`, `${SYSTEM}/system.raucb`, `${SYSTEM}/system.raucb.json`, `${SYSTEM}/build-info.json`]));
+    expect(files).toEqual(expect.arrayContaining([`${SYSTEM}/system.img`, `${SYSTEM}/system.img.bmap`, `${SYSTEM}/system.raucb`, `${SYSTEM}/system.raucb.json`, `${SYSTEM}/build-info.json`,
+      `${SYSTEM}/system.img.spdx.json`, `${SYSTEM}/system.img.cdx.json`, `${SYSTEM}/system.raucb.spdx.json`, `${SYSTEM}/system.raucb.cdx.json`]));
     const check = await execa('sha256sum', ['--check', '--strict', 'SHA256SUMS'], { cwd: release.dir });
     expect(check.stdout.split('\n')).toHaveLength(files.length);
     const manifest = JSON.parse(await readFile(path.join(release.dir, SYSTEM, 'system.raucb.json'), 'utf8'));
@@ -34,5 +35,10 @@ describe('bake release', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ upToDate: true, systems: release.systems });
     expect((await stat(path.join(release.dir, 'SHA256SUMS'))).mtimeMs).toBe(before);
+    expect(JSON.parse(again.stdout).inputs).toBeUndefined();
+    // A release is a build record for `diff`: against itself, nothing changed.
+    const diff = await bakery(['diff', release.dir, release.dir, '--json']);
+    expect(diff.code, diff.stderr).toBe(0);
+    expect(JSON.parse(diff.stdout).systems).toEqual([expect.objectContaining({ system: SYSTEM, identical: true })]);
   });
 });
