@@ -73,6 +73,7 @@ export async function buildRelease(session: BuildSession, systemNames: string[],
       await mkdir(target, { recursive: true });
       const sources = [
         image.outputs.image, image.outputs.bmap, image.outputs.compressed, image.outputs.buildInfo, image.outputs.spdx, image.outputs.cyclonedx,
+        image.info?.files ? image.outputs.files : undefined,
         built.bundle, built.manifest, built.sboms.spdx, built.sboms.cyclonedx,
       ].filter((f): f is string => Boolean(f));
       const files: ReleaseFile[] = [];

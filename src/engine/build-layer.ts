@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Project } from '../config/project.js';
 import { StepError, UserError } from '../errors.js';
 import { ExecFailed, type Executor } from '../executor/executor.js';
+import { parseManifest, recordFiles } from '../sbom/files.js';
 import { inheritChecksums, parseInventory, readPackages, recordPackages } from '../sbom/packages.js';
 import { onCleanup } from '../util/cleanup.js';
 import type { CacheEntry, LayerCache } from './cache.js';
@@ -177,7 +178,10 @@ async function buildSnapshot(
 
   async function seal(contentBytes: number | undefined) {
     await run(ctx, 'unmount', [ROOTFS_TOOL, 'unmount', rootfs]);
-    await run(ctx, 'seal', [ROOTFS_TOOL, 'seal', upper]);
+    const manifest = path.join(workDir, 'files.manifest');
+    await run(ctx, 'seal', [ROOTFS_TOOL, 'seal', upper, manifest]);
+    // The snapshot's own files, recorded once (a cached snapshot is never read again).
+    await recordFiles(env.cache, snapshot.key, parseManifest(await readFile(manifest), await readFile(`${manifest}.sha256`)));
     const entry = await env.cache.commit(
       { key: snapshot.key, layer: plan.name, step: snapshot.step, architecture: plan.architecture, parentKey: plan.parentKey, contentBytes, buildSeconds: (Date.now() - started) / 1000 },
       upper,

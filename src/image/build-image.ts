@@ -14,6 +14,7 @@ import { UserError } from '../errors.js';
 import { runStep, type LayerBuildEnv, type LayerResult } from '../engine/build-layer.js';
 import { canonicalJson, hashTree, sha256, sha256File } from '../engine/hash.js';
 import { sbomPaths, writeSboms, type SbomPackage } from '../sbom/documents.js';
+import { systemFiles, writeFileList } from '../sbom/files.js';
 import { systemPackages } from '../sbom/packages.js';
 import type { SystemPlan } from '../engine/system.js';
 import type { Task, TaskContext } from '../engine/tasks.js';
@@ -35,6 +36,8 @@ export interface ImageOutputs {
   /** SBOMs of the image (SPDX, CycloneDX). */
   spdx: string;
   cyclonedx: string;
+  /** Every file of the root filesystem, with the layer that wrote it (for `diff`). */
+  files: string;
 }
 
 export interface BuildInfo {
@@ -51,7 +54,11 @@ export interface BuildInfo {
   sha256: string;
   /** Every Debian package of the root filesystem, with the layer that installed it. */
   packages: SbomPackage[];
+  /** The file list beside it (absent when a snapshot of the chain has no file record). */
+  files?: string;
 }
+
+const FILE_LIST = 'files.json.gz';
 
 export function imageOutputs(buildDir: string, system: string, compress: string): ImageOutputs {
   const dir = path.join(buildDir, system);
@@ -62,6 +69,7 @@ export function imageOutputs(buildDir: string, system: string, compress: string)
     compressed: compress === 'none' ? undefined : path.join(dir, `system.img.${compress === 'zstd' ? 'zst' : 'xz'}`),
     buildInfo: path.join(dir, 'build-info.json'),
     ...sbomPaths(path.join(dir, 'system.img')),
+    files: path.join(dir, FILE_LIST),
   };
 }
 
@@ -120,7 +128,7 @@ export async function upToDate(outputs: ImageOutputs, key: string): Promise<Buil
   try {
     const info = JSON.parse(await readFile(outputs.buildInfo, 'utf8')) as BuildInfo;
     if (info.imageKey !== key || !info.packages) return undefined;
-    if (![outputs.image, outputs.bmap, outputs.spdx, outputs.cyclonedx].every((f) => existsSync(f))) return undefined;
+    if (![outputs.image, outputs.bmap, outputs.spdx, outputs.cyclonedx, ...(info.files ? [outputs.files] : [])].every((f) => existsSync(f))) return undefined;
     if (outputs.compressed && !existsSync(outputs.compressed)) return undefined;
     return info;
   } catch {
@@ -202,6 +210,7 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsLayer: La
           rawPieces.push(`${copy}@${area.offset}`);
         }
         let slotImage = partImage(rootA);
+        let imageHash: Promise<string> | undefined;
         const partitionTasks: Task[] = layout.partitions.flatMap((p): Task[] => {
           const boot = filledBy.get(p.role);
           if (boot) {
@@ -250,7 +259,12 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsLayer: La
           ...partitionTasks,
           {
             title: raw.length ? `disk image (with ${raw.map((r) => r.name).join(', ')})` : 'disk image',
-            run: (c) => runStep(env, c, where('disk'), [IMAGE_TOOL, 'disk', tmp.image, String(layout.size), path.join(work, 'sfdisk'), ...rawPieces, ...pieces()], vars),
+            run: async (c) => {
+              await runStep(env, c, where('disk'), [IMAGE_TOOL, 'disk', tmp.image, String(layout.size), path.join(work, 'sfdisk'), ...rawPieces, ...pieces()], vars);
+              // Hashed (for build info and SBOMs) while the bmap and the compressed copy are made.
+              imageHash = sha256File(tmp.image);
+              imageHash.catch(() => undefined);
+            },
           },
           { title: 'bmap', run: (c) => runStep(env, c, where('bmap'), [IMAGE_TOOL, 'bmap', tmp.image, tmp.bmap], vars) },
           ...(outputs.compressed
@@ -261,7 +275,9 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsLayer: La
             run: async (c) => {
               const sbomStarted = Date.now();
               const packages = await systemPackages(env.cache, plan.layers.map((l) => ({ name: l.name, key: l.key })));
-              const imageSha256 = await sha256File(tmp.image);
+              const imageSha256 = await imageHash!;
+              const files = await systemFiles(env.cache, plan.layers.map((l) => ({ layer: l.name, snapshots: l.snapshots.map((x) => x.key) })));
+              if (files) await writeFileList(path.join(work, FILE_LIST), files);
               const info: BuildInfo = {
                 system: system.name,
                 version: system.version,
@@ -279,14 +295,17 @@ export function imageTasks(env: LayerBuildEnv, plan: SystemPlan, rootfsLayer: La
                 tools: env.executor.toolsId,
                 sha256: imageSha256,
                 packages,
+                ...(files ? { files: FILE_LIST } : {}),
               };
               // Outputs appear under their final names only when complete; build info last.
               await rename(tmp.image, outputs.image);
               await rename(tmp.bmap, outputs.bmap);
               if (outputs.compressed) await rename(tmp.compressed, outputs.compressed);
+              if (files) await rename(path.join(work, FILE_LIST), outputs.files);
+              else await rm(outputs.files, { force: true });
               const subject = { file: 'system.img', sha256: imageSha256, kind: 'image' as const, system: system.name, version: system.version, architecture: system.architecture, sourceDateEpoch: plan.rootfs.sourceDateEpoch };
               await writeSboms(outputs.image, subject, packages);
-              c.output(`SBOMs: ${packages.length} packages, made in ${((Date.now() - sbomStarted) / 1000).toFixed(1)} s\n`);
+              c.output(`SBOMs and records: ${packages.length} packages${files ? `, ${files.length} files` : ''}, made in ${((Date.now() - sbomStarted) / 1000).toFixed(1)} s\n`);
               const infoTmp = path.join(work, 'build-info.json');
               await writeFile(infoTmp, `${JSON.stringify(info, null, 2)}\n`);
               await rename(infoTmp, outputs.buildInfo);

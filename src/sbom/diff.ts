@@ -1,7 +1,7 @@
 /**
  * What changed between two builds of a system, for a release note or a delta update: packages
- * added, removed, upgraded and downgraded, grouped by the layer that installs them, and which
- * layers were rebuilt.
+ * added, removed, upgraded and downgraded, grouped by the layer that installs them; files added,
+ * removed and changed, by the layer that last wrote them; and which layers were rebuilt.
  */
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -11,6 +11,7 @@ import type { BuildInfo } from '../image/build-image.js';
 import { displayPath } from '../util/paths.js';
 import { packageId } from './packages.js';
 import type { SbomPackage } from './documents.js';
+import { readFileList, type LayerFile } from './files.js';
 import { compareDebianVersions } from './versions.js';
 
 export interface PackageChange {
@@ -18,6 +19,13 @@ export interface PackageChange {
   architecture: string;
   from?: string;
   to?: string;
+}
+
+export interface FileChanges {
+  added: string[];
+  removed: string[];
+  /** Content, type, mode, owner or link target changed. */
+  changed: string[];
 }
 
 export interface LayerDiff {
@@ -28,6 +36,8 @@ export interface LayerDiff {
   removed: PackageChange[];
   upgraded: PackageChange[];
   downgraded: PackageChange[];
+  /** Files of the root filesystem, by the layer that last wrote them (when both builds have file lists). */
+  files?: FileChanges;
 }
 
 export interface SystemDiff {
@@ -38,7 +48,27 @@ export interface SystemDiff {
   layers: LayerDiff[];
 }
 
-export type BuildRecord = Pick<BuildInfo, 'system' | 'version' | 'imageKey' | 'layers' | 'packages'> & Partial<Pick<BuildInfo, 'sha256'>>;
+export type BuildRecord = Pick<BuildInfo, 'system' | 'version' | 'imageKey' | 'layers' | 'packages'> & Partial<Pick<BuildInfo, 'sha256'>> & {
+  /** The root filesystem's files, when the build kept its file list. */
+  fileList?: LayerFile[];
+};
+
+function sameFile(a: LayerFile, b: LayerFile): boolean {
+  return a.type === b.type && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.sha256 === b.sha256 && a.target === b.target;
+}
+
+function diffFiles(layers: Map<string, LayerDiff>, a: LayerFile[], b: LayerFile[]): void {
+  for (const l of layers.values()) l.files = { added: [], removed: [], changed: [] };
+  const before = new Map(a.map((f) => [f.path, f]));
+  const after = new Map(b.map((f) => [f.path, f]));
+  const into = (layer: string) => (layers.get(layer) ?? [...layers.values()].at(-1)!).files!;
+  for (const [p, f] of after) {
+    const old = before.get(p);
+    if (!old) into(f.layer).added.push(p);
+    else if (!sameFile(old, f)) into(f.layer).changed.push(p);
+  }
+  for (const [p, f] of before) if (!after.has(p)) into(f.layer).removed.push(p);
+}
 
 export function diffBuilds(a: BuildRecord, b: BuildRecord): SystemDiff {
   const before = new Map(a.packages.map((p) => [packageId(p), p]));
@@ -52,11 +82,12 @@ export function diffBuilds(a: BuildRecord, b: BuildRecord): SystemDiff {
   const change = (p: SbomPackage, from?: string, to?: string): PackageChange => ({ name: p.name, architecture: p.architecture, ...(from ? { from } : {}), ...(to ? { to } : {}) });
   for (const [id, p] of after) {
     const old = before.get(id);
-    const layer = layers.get(p.layer)!;
+    const layer = layers.get(p.layer) ?? [...layers.values()].at(-1)!;
     if (!old) layer.added.push(change(p, undefined, p.version));
     else if (old.version !== p.version) (compareDebianVersions(p.version, old.version) > 0 ? layer.upgraded : layer.downgraded).push(change(p, old.version, p.version));
   }
-  for (const [id, p] of before) if (!after.has(id)) layers.get(p.layer)!.removed.push(change(p, p.version));
+  for (const [id, p] of before) if (!after.has(id)) (layers.get(p.layer) ?? [...layers.values()].at(-1)!).removed.push(change(p, p.version));
+  if (a.fileList && b.fileList) diffFiles(layers, a.fileList, b.fileList);
   const list = [...layers.values()];
   return {
     system: b.system,
@@ -91,7 +122,10 @@ export async function readBuildRecords(given: string): Promise<BuildRecord[]> {
     return records;
   }
   if (!Array.isArray(doc.packages)) throw new UsageError(`${displayPath(file)}: has no package list`, 'it was made by an older bakery; build it again');
-  return [doc as unknown as BuildRecord];
+  const record = doc as unknown as BuildRecord & { files?: string };
+  const list = record.files ? path.join(path.dirname(file), record.files) : undefined;
+  if (list && existsSync(list)) record.fileList = await readFileList(list);
+  return [record];
 }
 
 /** Pairs the systems of two sets of records by name. */
@@ -103,6 +137,8 @@ export function diffRecords(a: BuildRecord[], b: BuildRecord[]): SystemDiff[] {
   return common.map((r) => diffBuilds(a.find((q) => q.system === r.system)!, r));
 }
 
+const FILES_SHOWN = 10;
+
 /** The diff as a human reads it. */
 export function diffLines(diffs: SystemDiff[]): string {
   const out: string[] = [];
@@ -110,13 +146,23 @@ export function diffLines(diffs: SystemDiff[]): string {
     out.push(`${d.system}: ${d.from.version} → ${d.to.version}${d.identical ? ' (identical)' : ''}`);
     for (const l of d.layers) {
       const changes = l.added.length + l.removed.length + l.upgraded.length + l.downgraded.length;
-      if (!l.rebuilt && changes === 0) continue;
-      out.push(`  layer ${l.layer}: ${l.rebuilt ? 'rebuilt' : 'same'}${changes ? `, ${changes} package change${changes === 1 ? '' : 's'}` : ''}`);
+      const files = l.files ? l.files.added.length + l.files.removed.length + l.files.changed.length : 0;
+      if (!l.rebuilt && changes === 0 && files === 0) continue;
+      const counts = [changes ? `${changes} package change${changes === 1 ? '' : 's'}` : '', files ? `${files} file${files === 1 ? '' : 's'} changed` : ''].filter(Boolean);
+      out.push(`  layer ${l.layer}: ${l.rebuilt ? 'rebuilt' : 'same'}${counts.map((c) => `, ${c}`).join('')}`);
       for (const c of l.upgraded) out.push(`    ↑ ${c.name}:${c.architecture} ${c.from} → ${c.to}`);
       for (const c of l.downgraded) out.push(`    ↓ ${c.name}:${c.architecture} ${c.from} → ${c.to}`);
       for (const c of l.added) out.push(`    + ${c.name}:${c.architecture} ${c.to}`);
       for (const c of l.removed) out.push(`    - ${c.name}:${c.architecture} ${c.from}`);
+      if (l.files) {
+        // Files: the first few of each kind (--json has them all).
+        for (const [mark, paths] of [['+', l.files.added], ['-', l.files.removed], ['~', l.files.changed]] as const) {
+          for (const p of paths.slice(0, FILES_SHOWN)) out.push(`    ${mark} /${p}`);
+          if (paths.length > FILES_SHOWN) out.push(`    ${mark} … and ${paths.length - FILES_SHOWN} more`);
+        }
+      }
     }
+    if (d.layers.every((l) => !l.files)) out.push('  (files not compared: a build without a file list)');
   }
   return `${out.join('\n')}\n`;
 }

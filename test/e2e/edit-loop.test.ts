@@ -1,13 +1,16 @@
 /**
  * The product developer's loop on the demo system: a change to the top recipe (demo-app) redoes
  * that recipe and what follows it — never the platform (kernel, systemd, boot, RAUC, the initramfs)
- * below — and the image it makes holds exactly what a from-scratch build of the same sources holds.
+ * below — and the image it makes holds exactly what a from-scratch build of the same sources holds;
+ * `bakery diff` of the two builds names the one file changed, and the build's file list is the slot's.
  */
 import { execa } from 'execa';
-import { appendFile, cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SystemDiff } from '../../src/sbom/diff.js';
+import { readFileList } from '../../src/sbom/files.js';
 import { BAKERY_HOME } from '../../src/util/paths.js';
 import { bakery } from '../helpers.js';
 
@@ -59,6 +62,7 @@ describe(`${SYSTEM}: a change to the top recipe`, () => {
 
   it('redoes only that recipe and those after it, by the build report', async () => {
     const before = await bake();
+    await cp(path.join(project, 'build', SYSTEM), path.join(scratch, 'before'), { recursive: true, filter: (f) => !f.endsWith('.img') && !f.includes('/logs') });
     await appendFile(path.join(project, 'recipes/demo-app/files/usr/bin/demo-hello'), '# edited\n');
     incremental = await bake();
     expect(incremental.key).not.toBe(before.key);
@@ -78,6 +82,37 @@ describe(`${SYSTEM}: a change to the top recipe`, () => {
       'recipe apt-cleanup:built',
       'finish:built',
     ]);
+  });
+
+  it('bakery diff names that one file, in the layer that wrote it, and no package change', async () => {
+    const r = await bakery(['diff', path.join(scratch, 'before'), path.join(project, 'build', SYSTEM), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const [d] = JSON.parse(r.stdout).systems as SystemDiff[];
+    expect(d!.layers.map((l) => [l.layer, l.rebuilt, l.files, l.added.length + l.removed.length + l.upgraded.length + l.downgraded.length])).toEqual([
+      ['debian-trixie', false, { added: [], removed: [], changed: [] }, 0],
+      [SYSTEM, true, { added: [], removed: [], changed: ['usr/bin/demo-hello'] }, 0],
+    ]);
+  });
+
+  it('the build\'s file list is the slot\'s every entry (type, mode, owner, link, content), read from the mounted slot', async () => {
+    const slot = incremental.partitions.find((p) => p.name === 'rootfsA')!;
+    const img = path.join(scratch, 'mounted.ext4');
+    const mnt = path.join(scratch, 'mnt');
+    await execa('dd', [`if=${incremental.image}`, `of=${img}`, 'bs=1M', `skip=${slot.start / MiB}`, `count=${slot.size / MiB}`, 'conv=sparse', 'status=none']);
+    await mkdir(mnt);
+    await execa('mount', ['-o', 'loop,ro', img, mnt]);
+    let real: string[];
+    try {
+      const { stdout: entries } = await execa('sh', ['-c', `cd '${mnt}' && find . -mindepth 1 ! -path ./lost+found -printf '%y %m %U:%G %P|%l\\n'`], { maxBuffer: 256 * MiB });
+      const { stdout: hashes } = await execa('sh', ['-c', `cd '${mnt}' && find . -type f -print0 | xargs -0 sha256sum`], { maxBuffer: 256 * MiB });
+      real = [...entries.split('\n'), ...hashes.split('\n').map((l) => `${l.slice(0, 64)} ${l.slice(68)}`)].sort();
+    } finally {
+      await execa('umount', [mnt]);
+    }
+    const listed = (await readFileList(path.join(project, 'build', SYSTEM, 'files.json.gz')))
+      .flatMap((f) => [`${f.type} ${f.mode} ${f.uid}:${f.gid} ${f.path}|${f.target ?? ''}`, ...(f.sha256 ? [`${f.sha256} ${f.path}`] : [])]).sort();
+    expect(listed.length).toBeGreaterThan(10_000);
+    expect(listed).toEqual(real);
   });
 
   it('makes the same slot content as a build from scratch', async () => {

@@ -1,8 +1,9 @@
 /**
  * Full suite: two cold builds of the demo, each with a cache of its own (no layer, no downloaded
- * package shared), make the same bytes: the provisioning image, and the bundle's payload (its
- * squashfs with the slot image and manifest). Only the bundle's CMS signature differs, because
- * CMS signs the signing time with it.
+ * package shared), make the same bytes: the provisioning image, its slot image, the bundle's
+ * squashfs (the slot image and manifest) and the image's SBOMs. What differs between two bundles
+ * of the same content, by RAUC's design: the dm-verity hash tree (RAUC salts it with random
+ * bytes) and the CMS signature (it covers the salt and signs its own signing time).
  */
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
@@ -25,22 +26,30 @@ async function sha256(file: string, bytes?: number): Promise<string> {
   return createHash('sha256').update(bytes === undefined ? data : data.subarray(0, bytes)).digest('hex');
 }
 
-/** A RAUC bundle is its payload, then the CMS signature, then the signature's size (8 bytes, big-endian). */
-async function bundleParts(file: string): Promise<{ payload: string; signatureBytes: number }> {
+/**
+ * A verity bundle is its squashfs (padded to 4 KiB), the dm-verity hash tree of it, the CMS
+ * signature, and the signature's size (8 bytes, big-endian). The squashfs is what a build makes;
+ * the hash tree is salted by RAUC with random bytes each time (src/bundle.c: RAND_bytes, no option),
+ * and the signature covers that salt and its own signing time.
+ */
+async function bundleParts(file: string): Promise<{ squashfs: string; signatureBytes: number }> {
   const handle = await open(file, 'r');
   try {
     const { size } = await handle.stat();
     const tail = Buffer.alloc(8);
     await handle.read(tail, 0, 8, size - 8);
-    const signatureBytes = Number(tail.readBigUInt64BE());
-    return { payload: await sha256(file, size - 8 - signatureBytes), signatureBytes };
+    const superblock = Buffer.alloc(96);
+    await handle.read(superblock, 0, 96, 0);
+    expect(superblock.toString('latin1', 0, 4)).toBe('hsqs');
+    const used = Number(superblock.readBigUInt64LE(40));
+    return { squashfs: await sha256(file, Math.ceil(used / 4096) * 4096), signatureBytes: Number(tail.readBigUInt64BE()) };
   } finally {
     await handle.close();
   }
 }
 
 describe('cold rebuilds', () => {
-  it('two builds from empty caches make the same image and the same bundle payload', async () => {
+  it('two builds from empty caches make the same image, slot image, bundle squashfs and image SBOMs', async () => {
     if (!existsSync(path.join(BAKERY_HOME, 'keys/dev.key.pem'))) expect((await bakery(['keys', 'generate', '--project', BAKERY_HOME])).code).toBe(0);
     caches = await mkdtemp(path.join(tmpdir(), 'bakery-repro-'));
     const builds = [];
@@ -53,13 +62,16 @@ describe('cold rebuilds', () => {
         image: await sha256(path.join(out, 'system.img')),
         slotImage: JSON.parse(info.stdout).images.map((i: Record<string, { checksum: string }>) => Object.values(i)[0]!.checksum),
         bundle: await bundleParts(path.join(out, 'system.raucb')),
+        sboms: await Promise.all(['system.img.spdx.json', 'system.img.cdx.json', 'system.raucb.spdx.json', 'system.raucb.cdx.json'].map((f) => sha256(path.join(out, f)))),
       });
       // The second build must not find anything of the first.
       await rm(env.BAKERY_CACHE_DIR, { recursive: true, force: true });
     }
     expect(builds[0]!.image).toBe(builds[1]!.image);
     expect(builds[0]!.slotImage).toEqual(builds[1]!.slotImage);
-    expect(builds[0]!.bundle.payload).toBe(builds[1]!.bundle.payload);
+    expect(builds[0]!.bundle.squashfs).toBe(builds[1]!.bundle.squashfs);
     expect(builds[0]!.bundle.signatureBytes).toBeGreaterThan(0);
+    // The image's SBOMs too (a bundle's SBOM names the whole bundle, signature included, by its checksum).
+    expect(builds[0]!.sboms.slice(0, 2)).toEqual(builds[1]!.sboms.slice(0, 2));
   });
 });

@@ -11,6 +11,7 @@ import { LayerCache } from '../../src/engine/cache.js';
 import { ROOTFS_TOOL } from '../../src/engine/steps.js';
 import { cycloneDxDocument, packageLicenses, spdxDocument, writeSboms, type SbomPackage, type SbomSubject } from '../../src/sbom/documents.js';
 import { diffBuilds, diffLines, type BuildRecord } from '../../src/sbom/diff.js';
+import { parseManifest, recordFiles, systemFiles, type LayerFile } from '../../src/sbom/files.js';
 import { lockedSystem, lockEntry, lockMismatches, mirrorDrift, parseMirrorIndex, readLock, refuseDrift, writeLockEntry } from '../../src/sbom/lock.js';
 import { inheritChecksums, parseInventory, purl } from '../../src/sbom/packages.js';
 import { compareDebianVersions } from '../../src/sbom/versions.js';
@@ -158,9 +159,60 @@ describe('diff of two builds', () => {
       '  layer demo: rebuilt, 2 package changes',
       '    + demo-tool2:all 1.0+b1',
       '    - demo-tool:all 1.0+b1',
+      '  (files not compared: a build without a file list)',
       '',
     ].join('\n'));
     expect(diffBuilds(before, before).identical).toBe(true);
+  });
+});
+
+describe('file records', () => {
+  const nul = (...records: string[][]) => Buffer.from(records.flat().map((f) => `${f}\0`).join(''));
+  const sums = (...pairs: [string, string][]) => Buffer.from(pairs.map(([sha, p]) => `${sha}  ./${p}\0`).join(''));
+
+  it('parses what the worker lists: entries with content hashes, whiteouts, opaque directories', () => {
+    const files = parseManifest(
+      nul(['E', 'f', '644', '0', '0', '2', 'sp ace', ''], ['E', 'l', '777', '0', '0', '1', 'link', 'a'], ['W', 'y'], ['O', 'd']),
+      sums([SHA('1'), 'sp ace']),
+    );
+    expect(files).toEqual({
+      entries: [
+        { path: 'link', type: 'l', mode: '777', uid: 0, gid: 0, size: 0, target: 'a' },
+        { path: 'sp ace', type: 'f', mode: '644', uid: 0, gid: 0, size: 2, sha256: SHA('1') },
+      ],
+      whiteouts: ['y'],
+      opaque: ['d'],
+    });
+    expect(() => parseManifest(nul(['X', 'y']), Buffer.alloc(0))).toThrow(/unexpected record/);
+  });
+
+  it('merges snapshots as overlayfs does, each file attributed to the layer that last wrote it', async () => {
+    const cache = new LayerCache(path.join(tmp, 'files-cache'));
+    await cache.init();
+    const f = (p: string, sha: string) => ['E', 'f', '644', '0', '0', '1', p, ''];
+    const d = (p: string) => ['E', 'd', '755', '0', '0', '4096', p, ''];
+    await recordFiles(cache, 'bootstrap', parseManifest(nul(d('etc'), f('etc/a', '1'), d('usr'), d('usr/doc'), f('usr/doc/x', '2'), f('usr/doc/y', '3'), d('opt'), f('opt/old', '4')), sums([SHA('1'), 'etc/a'], [SHA('2'), 'usr/doc/x'], [SHA('3'), 'usr/doc/y'], [SHA('4'), 'opt/old'])));
+    await recordFiles(cache, 'recipe', parseManifest(nul(d('etc'), f('etc/b', '5'), ['W', 'usr/doc/x'], d('opt'), ['O', 'opt'], f('opt/new', '6')), sums([SHA('5'), 'etc/b'], [SHA('6'), 'opt/new'])));
+    await recordFiles(cache, 'top', parseManifest(nul(['W', 'usr/doc'], f('etc/a', '7')), sums([SHA('7'), 'etc/a'])));
+    const files = await systemFiles(cache, [{ layer: 'base', snapshots: ['bootstrap'] }, { layer: 'product', snapshots: ['recipe', 'top'] }]);
+    expect(files!.map((x: LayerFile) => `${x.path}@${x.layer}${x.sha256 ? `#${x.sha256[0]}` : ''}`)).toEqual([
+      'etc@base', 'etc/a@product#7', 'etc/b@product#5', 'opt@base', 'opt/new@product#6', 'usr@base',
+    ]);
+    expect(await systemFiles(cache, [{ layer: 'base', snapshots: ['bootstrap', 'missing'] }])).toBeUndefined();
+  });
+
+  it('diff: files added, removed and changed, in the layer that last wrote them', () => {
+    const file = (p: string, sha: string, layer: string): LayerFile => ({ path: p, type: 'f', mode: '644', uid: 0, gid: 0, size: 1, sha256: SHA(sha), layer });
+    const base = { system: 's', version: '1', imageKey: 'k', layers: [{ name: 'debian-trixie', key: 'a' }, { name: 'demo', key: 'b' }], packages: [] };
+    const d = diffBuilds(
+      { ...base, fileList: [file('etc/a', '1', 'debian-trixie'), file('usr/bin/app', '2', 'demo'), file('etc/gone', '3', 'demo')] },
+      { ...base, imageKey: 'k2', layers: [{ name: 'debian-trixie', key: 'a' }, { name: 'demo', key: 'c' }], fileList: [file('etc/a', '1', 'debian-trixie'), file('usr/bin/app', '9', 'demo'), file('usr/bin/new', '4', 'demo')] },
+    );
+    expect(d.layers.map((l) => [l.layer, l.files])).toEqual([
+      ['debian-trixie', { added: [], removed: [], changed: [] }],
+      ['demo', { added: ['usr/bin/new'], removed: ['etc/gone'], changed: ['usr/bin/app'] }],
+    ]);
+    expect(diffLines([d])).toContain('  layer demo: rebuilt, 3 files changed\n    + /usr/bin/new\n    - /etc/gone\n    ~ /usr/bin/app\n');
   });
 });
 
