@@ -8,21 +8,26 @@
  */
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BAKERY_HOME } from '../../src/util/paths.js';
 import { bakery } from '../helpers.js';
 
-let caches: string;
+const made: string[] = [];
 
-afterAll(() => (caches ? rm(caches, { recursive: true, force: true }) : undefined));
+afterAll(async () => {
+  for (const dir of made) await rm(dir, { recursive: true, force: true });
+});
 
+/** sha256 of a file, or of its first `bytes` bytes; streamed (an arm64 image is over 2 GiB). */
 async function sha256(file: string, bytes?: number): Promise<string> {
-  const data = await readFile(file);
-  return createHash('sha256').update(bytes === undefined ? data : data.subarray(0, bytes)).digest('hex');
+  const hash = createHash('sha256');
+  const range = bytes === undefined ? {} : { end: bytes - 1 };
+  for await (const chunk of createReadStream(file, { ...range, highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /**
@@ -52,7 +57,8 @@ describe('cold rebuilds', () => {
   it.each(['demo-efi-amd64', 'demo-efi-arm64'])('%s: two builds from empty caches make the same image, slot image, bundle squashfs, SBOMs and file list', async (system) => {
     const out = path.join(BAKERY_HOME, 'build', system);
     if (!existsSync(path.join(BAKERY_HOME, 'keys/dev.key.pem'))) expect((await bakery(['keys', 'generate', '--project', BAKERY_HOME])).code).toBe(0);
-    caches = await mkdtemp(path.join(tmpdir(), 'bakery-repro-'));
+    const caches = await mkdtemp(path.join(tmpdir(), 'bakery-repro-'));
+    made.push(caches);
     const builds = [];
     for (const name of ['first', 'second']) {
       const env = { BAKERY_CACHE_DIR: path.join(caches, name) };
